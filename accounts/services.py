@@ -1,0 +1,36 @@
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .models import ApiToken, User, hash_token
+
+# last_used_at is informative; writing it on every request would turn every API read into
+# a write, so it is refreshed at most once a minute.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a token and return it with its raw value, which is never stored."""
+    raw = ApiToken.PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name.strip() or "API token", token_hash=hash_token(raw), hint=raw[:10]
+    )
+    return token, raw
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    token.delete()
+
+
+def token_authenticate(*, raw: str) -> User | None:
+    """The active user a raw bearer token belongs to, or None."""
+    if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 200:
+        return None
+    token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

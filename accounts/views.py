@@ -1,0 +1,104 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from .forms import LoginForm, SignupForm, TokenCreateForm
+from .models import ApiToken
+from .ratelimit import auth_blocked, auth_failed, signup_blocked
+from .services import token_create, token_revoke
+
+
+class RateLimitedLoginView(LoginView):
+    """Django's login view, refusing further attempts after repeated failures."""
+
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        username = request.POST.get("username", "")
+        if auth_blocked(request, username):
+            # An unbound form: validating this one would be one more password attempt.
+            form = self.form_class(request, initial={"username": username})
+            return render(
+                request,
+                self.template_name,
+                {"form": form, "rate_limited": True, "next": request.POST.get("next", "")},
+                status=429,
+            )
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        auth_failed(self.request, self.request.POST.get("username", ""))
+        return super().form_invalid(form)
+
+
+login_view = RateLimitedLoginView.as_view()
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("agents:dashboard")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        if signup_blocked(request):
+            messages.error(request, "Too many sign-ups from your address. Try again later.")
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
+        if form.is_valid():
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to Agentbay, {user.username}.")
+            return redirect("agents:dashboard")
+    return render(
+        request, "accounts/signup.html", {"form": form}, status=422 if form.errors else 200
+    )
+
+
+NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token, raw = token_create(user=request.user, name=form.cleaned_data["name"])
+        # Post/redirect/get, so a reload never mints a second token. The raw value waits
+        # in the server-side session for exactly one page view, then is gone for good.
+        request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "raw": raw}
+        return redirect("accounts:token_list")
+    tokens = ApiToken.objects.for_user(request.user)
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
+    if new_token:
+        new_token["token"] = next((t for t in tokens if t.pk == new_token["id"]), None)
+    return render(
+        request,
+        "accounts/token_list.html",
+        {
+            "form": form,
+            "tokens": tokens,
+            "new_token": new_token if new_token and new_token["token"] else None,
+        },
+        status=422 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken.objects.for_user(request.user), pk=pk)
+    if request.method == "POST":
+        token_revoke(token=token)
+        messages.success(request, f"Token “{token.name}” revoked. Scripts using it now get 401.")
+        return redirect("accounts:token_list")
+    return render(request, "accounts/token_confirm_revoke.html", {"token": token})
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/account.html")

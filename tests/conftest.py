@@ -1,0 +1,110 @@
+import socket
+
+import pytest
+
+from tests.factories import UserFactory
+
+_LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost", "0.0.0.0"}
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    # Tests never reach the network: only loopback (test servers, PostgreSQL, Redis)
+    # and Unix sockets are allowed.
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if host not in _LOCAL_HOSTS:
+            raise RuntimeError(f"Network access in tests is forbidden (tried {address!r}).")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Rate-limit counters live in the cache; each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def api_token(user):
+    from accounts.services import token_create
+
+    _token, raw = token_create(user=user, name="tests")
+    return raw
+
+
+class ApiClient:
+    """The Django test client calling the API with a bearer token and JSON bodies."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str, params: dict | None = None):
+        return self.client.get(path, params or {}, headers=self.headers)
+
+    def delete(self, path: str):
+        return self.client.delete(path, headers=self.headers)
+
+    def post(self, path: str, data=None):
+        return self._send("post", path, data)
+
+    def put(self, path: str, data=None):
+        return self._send("put", path, data)
+
+    def _send(self, method: str, path: str, data):
+        send = getattr(self.client, method)
+        return send(
+            path,
+            {} if data is None else data,
+            content_type="application/json",
+            headers=self.headers,
+        )
+
+
+@pytest.fixture
+def api_client(client, api_token) -> ApiClient:
+    return ApiClient(client, api_token)
+
+
+@pytest.fixture
+def make_api_client(db):
+    """Build an ApiClient for any user: make_api_client(user)."""
+    from accounts.services import token_create
+
+    def make(user) -> ApiClient:
+        from django.test import Client
+
+        _token, raw = token_create(user=user, name="tests")
+        return ApiClient(Client(), raw)
+
+    return make

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ToolsRegistryConfig(AppConfig):
+    name = "tools_registry"
+    verbose_name = "Tools registry"
