@@ -108,7 +108,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", "") or None}
+    # Tests use a file, not memory: the task worker runs in other threads and processes.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("SQLITE_TEST_NAME", str(BASE_DIR / "test-artifacts" / "test-db.sqlite3"))
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -199,3 +202,16 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# Agents engine.
+AGENT_RUN_TIMEOUT_SECONDS = int(env("AGENT_RUN_TIMEOUT_SECONDS", "120"))  # wall clock per turn
+AGENT_PROVIDER_TIMEOUT_SECONDS = int(env("AGENT_PROVIDER_TIMEOUT_SECONDS", "60"))  # per model call
+AGENT_MAX_STEPS = int(env("AGENT_MAX_STEPS", "10"))
+AGENT_HISTORY_RUNS = int(env("AGENT_HISTORY_RUNS", "10"))  # earlier turns replayed as memory
+AGENT_RUN_LEASE_SECONDS = int(env("AGENT_RUN_LEASE_SECONDS", "30"))
+AGENT_QUEUE_TIMEOUT_SECONDS = int(env("AGENT_QUEUE_TIMEOUT_SECONDS", "600"))
+AGENT_CHAT_WAIT_SECONDS = int(env("AGENT_CHAT_WAIT_SECONDS", "60"))
+WORKER_CONCURRENCY = int(env("WORKER_CONCURRENCY", "16"))  # turns in flight per worker process
+SANDBOX_POOL_SIZE = int(env("SANDBOX_POOL_SIZE", "2"))  # pre-started sandbox children
+SANDBOX_MEMORY_MB = int(env("SANDBOX_MEMORY_MB", "1024"))  # address space per sandbox child
+SANDBOX_CPU_SECONDS = int(env("SANDBOX_CPU_SECONDS", "30"))  # CPU time per sandbox child

@@ -108,3 +108,18 @@ def make_api_client(db):
         return ApiClient(Client(), raw)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _registry_defaults(request):
+    """Transactional tests flush every table after each test, including the rows data
+    migrations made (the import allowlist, the built-in tools); put them back."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
+        name in request.fixturenames for name in ("transactional_db", "live_server")
+    )
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        from tools_registry.services import registry_defaults_ensure
+
+        registry_defaults_ensure()

@@ -1,3 +1,5 @@
+import hashlib
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -18,3 +20,87 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class AgentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "agents.Agent"
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Agent {n}")
+    description = "Answers questions with code."
+    tools = factory.LazyFunction(list)
+    model = "openai:echo"
+    allowed_imports = factory.LazyFunction(list)
+    metadata = factory.LazyFunction(dict)
+    state = "running"
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "agents.Conversation"
+
+    agent = factory.SubFactory(AgentFactory)
+    user = factory.SelfAttribute("agent.owner")
+    title = "A conversation"
+
+
+class RunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "agents.Run"
+
+    conversation = factory.SubFactory(ConversationFactory)
+    agent = factory.SelfAttribute("conversation.agent")
+    user = factory.SelfAttribute("conversation.user")
+    message = "What is 6 times 7?"
+    status = "succeeded"
+    output = "42"
+
+
+# --- tools registry ---------------------------------------------------------------------
+
+
+def tool_source(name: str, *, body: str = "return text.upper()", imports: str = "") -> str:
+    """A valid @tool function source named `name`, taking one string."""
+    return (
+        f"{imports}from smolagents import tool\n\n\n@tool\ndef {name}(text: str) -> str:\n"
+        f'    """Shout the text.\n\n    Args:\n        text: The text to shout.\n    """\n'
+        f"    {body}\n"
+    )
+
+
+class ToolFactory(factory.django.DjangoModelFactory):
+    """A registered tool with one version (built straight into the tables, as a fixture)."""
+
+    class Meta:
+        model = "tools_registry.Tool"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"tool_{n}")
+    description = "Shout the text."
+    inputs = factory.LazyFunction(
+        lambda: {"text": {"type": "string", "description": "The text to shout."}}
+    )
+    output_type = "string"
+    owner = factory.SubFactory(UserFactory)
+    latest_version = 1
+    version = factory.RelatedFactory(
+        "tests.factories.ToolVersionFactory",
+        factory_related_name="tool",
+        created_by=factory.SelfAttribute("..owner"),
+    )
+
+
+class ToolVersionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "tools_registry.ToolVersion"
+
+    tool = factory.SubFactory(ToolFactory, version=None)
+    version = 1
+    code = factory.LazyAttribute(lambda o: tool_source(o.tool.name))
+    sha256 = factory.LazyAttribute(lambda o: hashlib.sha256(o.code.encode()).hexdigest())
+    description = factory.LazyAttribute(lambda o: o.tool.description)
+    inputs = factory.LazyAttribute(lambda o: o.tool.inputs)
+    output_type = "string"
+    imports = factory.LazyFunction(list)
+    kind = "function"

@@ -1,10 +1,167 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from config.errors import Conflict, Invalid
+
+from .forms import EXAMPLE, ToolFilterForm, ToolRegisterForm
+from .models import Tool, ToolVersion
+from .rendering import diff_lines, highlight_python
+from .services import allowed_modules, tool_check
+from .services import tool_register as register_tool
+
+PAGE_SIZE = 25
+
+
+class HtmxHttpRequest(HttpRequest):
+    # For type hints only: django-htmx's middleware adds .htmx to every request.
+    htmx: HtmxDetails
+
+
+def get_tool_or_404(name: str) -> Tool:
+    """The registry is public to signed-in users: a tool is either there or a 404."""
+    if not name.isidentifier():
+        raise Http404("No such tool.")  # also keeps NUL bytes away from PostgreSQL
+    return get_object_or_404(Tool.objects.for_listing(), name=name)
 
 
 @require_GET
 @login_required
-def tool_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "tools_registry/tool_list.html")
+def tool_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = ToolFilterForm(request.GET or None)
+    tools = Tool.objects.for_listing()
+    if form.is_valid():
+        data = form.cleaned_data
+        tools = tools.search(data["q"])
+        if data["kind"] == "builtin":
+            tools = tools.builtin()
+        elif data["kind"] == "custom":
+            tools = tools.custom()
+        elif data["kind"] == "mine":
+            tools = tools.owned_by(request.user)
+        if data["status"]:
+            tools = tools.filter(status=data["status"])
+    page = Paginator(tools, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    template = "tools_registry/tool_list.html"
+    if request.htmx:
+        template += "#tool-results"
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "filtered": bool(request.GET),
+            # The built-ins are always listed; say so when nobody has registered a tool yet.
+            "none_registered": not request.GET and not Tool.objects.custom().exists(),
+        },
+    )
+
+
+@require_GET
+@login_required
+def tool_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    tool = get_tool_or_404(name)
+    versions = list(tool.versions.select_related("created_by"))
+    by_number = {version.version: version for version in versions}
+    selected = _version_param(request.GET.get("version"), by_number) or (
+        versions[0] if versions else None
+    )
+    diff = None
+    old = _version_param(request.GET.get("from"), by_number)
+    new = _version_param(request.GET.get("to"), by_number)
+    if old and new:
+        diff = {
+            "old": old,
+            "new": new,
+            "lines": diff_lines(
+                old.code,
+                new.code,
+                old_label=f"version {old.version}",
+                new_label=f"version {new.version}",
+            ),
+        }
+    template = "tools_registry/tool_detail.html"
+    if request.htmx and request.htmx.target in {"version-code", "version-diff"}:
+        template += f"#{request.htmx.target}"
+    return render(
+        request,
+        template,
+        {
+            "tool": tool,
+            "versions": versions,
+            "selected": selected,
+            "selected_html": highlight_python(selected.code) if selected else "",
+            "diff": diff,
+            "is_owner": tool.is_owned_by(request.user),
+        },
+    )
+
+
+def _version_param(value: str | None, by_number: dict[int, ToolVersion]) -> ToolVersion | None:
+    if value is None:
+        return None
+    try:
+        return by_number[int(value)]
+    except (ValueError, KeyError, OverflowError):
+        raise Http404("No such version.") from None
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def tool_register(request: HtmxHttpRequest) -> HttpResponse:
+    initial = {"code": EXAMPLE}
+    base = request.GET.get("from")
+    if base:
+        if not base.isidentifier():
+            raise Http404("No such tool.")
+        # "New version" starts from the caller's own latest code; others' tools are 404.
+        tool = get_object_or_404(Tool.objects.custom().owned_by(request.user), name=base)
+        latest = tool.versions.first()
+        initial = {"code": latest.code if latest else ""}
+    form = ToolRegisterForm(request.POST or None, initial=initial)
+    action = request.POST.get("action", "save")
+    check, problems, status = None, [], 200
+    if request.method == "POST":
+        if not form.is_valid():
+            status = 422
+        elif action == "check":
+            check = tool_check(code=form.cleaned_data["code"], owner=request.user)
+            problems = check.messages
+        else:
+            try:
+                tool = register_tool(
+                    owner=request.user,
+                    code=form.cleaned_data["code"],
+                    description=form.cleaned_data["description"] or None,
+                )
+            except (Invalid, Conflict) as exc:
+                problems = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+                status = exc.status
+            else:
+                messages.success(request, f"Saved {tool.name} version {tool.latest_version}.")
+                return redirect("tools_registry:tool_detail", name=tool.name)
+    template = "tools_registry/tool_register.html"
+    if request.htmx and action == "check":
+        # htmx does not swap 4xx responses; the fragment carries the verdict instead.
+        template += "#validation-result"
+        status = 200
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "check": check,
+            "problems": problems,
+            "allowed_modules": allowed_modules(),
+            "base": base,
+        },
+        status=status,
+    )

@@ -1,0 +1,150 @@
+import time
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Status
+from ninja.pagination import paginate
+
+from config.errors import Forbidden
+from config.schemas import ErrorOut
+
+from . import services
+from .models import Agent, Run
+from .schemas import (
+    ActivityOut,
+    AgentFilter,
+    AgentIn,
+    AgentOut,
+    ChatIn,
+    ConversationOut,
+    RunOut,
+)
+from .validation import AgentConfig
+
+router = Router(tags=["agents"])
+
+ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422), ErrorOut)
+
+
+def _agents():
+    return Agent.objects.select_related("owner", "stats")
+
+
+def _visible_agent(request: HttpRequest, agent_id: int) -> Agent:
+    """404 to strangers: the agent exists for them only if owned, rented or listed."""
+    return get_object_or_404(_agents().visible_to(request.auth), pk=agent_id)
+
+
+def _owned_agent(request: HttpRequest, agent_id: int) -> Agent:
+    agent = _visible_agent(request, agent_id)
+    if not agent.is_owned_by(request.auth):
+        raise Forbidden("Only the agent's owner can do this.")
+    return agent
+
+
+def _config(payload: AgentIn) -> AgentConfig:
+    return AgentConfig(**payload.dict())
+
+
+@router.post("/agents", response={201: AgentOut, **ERRORS}, summary="Create an agent")
+def agent_create(request: HttpRequest, payload: AgentIn):
+    agent = services.agent_create(owner=request.auth, config=_config(payload))
+    return Status(201, _agents().get(pk=agent.pk))
+
+
+@router.get("/agents", response=list[AgentOut], summary="Agents you own or rent")
+@paginate
+def agent_list(request: HttpRequest, filters: Query[AgentFilter]):
+    agents = _agents().usable_by(request.auth)
+    if filters.state:
+        agents = agents.filter(state=filters.state)
+    if filters.owned is True:
+        agents = agents.filter(owner=request.auth)
+    elif filters.owned is False:
+        agents = agents.exclude(owner=request.auth)
+    return agents
+
+
+@router.get("/agents/{agent_id}", response={200: AgentOut, **ERRORS})
+def agent_detail(request: HttpRequest, agent_id: int):
+    return _visible_agent(request, agent_id)
+
+
+@router.put("/agents/{agent_id}", response={200: AgentOut, **ERRORS}, summary="Replace the config")
+def agent_update(request: HttpRequest, agent_id: int, payload: AgentIn):
+    agent = _owned_agent(request, agent_id)
+    services.agent_update(agent=agent, by=request.auth, config=_config(payload))
+    return _agents().get(pk=agent.pk)
+
+
+@router.delete("/agents/{agent_id}", response={204: None, **ERRORS})
+def agent_delete(request: HttpRequest, agent_id: int):
+    services.agent_delete(agent=_owned_agent(request, agent_id), by=request.auth)
+    return Status(204, None)
+
+
+@router.post("/agents/{agent_id}/start", response={200: AgentOut, **ERRORS})
+def agent_start(request: HttpRequest, agent_id: int):
+    agent = services.agent_start(agent=_owned_agent(request, agent_id), by=request.auth)
+    return _agents().get(pk=agent.pk)
+
+
+@router.post("/agents/{agent_id}/stop", response={200: AgentOut, **ERRORS})
+def agent_stop(request: HttpRequest, agent_id: int):
+    agent = services.agent_stop(agent=_owned_agent(request, agent_id), by=request.auth)
+    return _agents().get(pk=agent.pk)
+
+
+@router.get(
+    "/agents/{agent_id}/activity", response={200: list[ActivityOut], **ERRORS}, summary="Feed"
+)
+@paginate
+def agent_activity(request: HttpRequest, agent_id: int):
+    agent = _owned_agent(request, agent_id)
+    return agent.activities.select_related("actor")
+
+
+def _runs():
+    return Run.objects.prefetch_related("steps")
+
+
+@router.post("/agents/{agent_id}/chat", response={200: RunOut, 202: RunOut, **ERRORS})
+def agent_chat(request: HttpRequest, agent_id: int, payload: ChatIn):
+    agent = _visible_agent(request, agent_id)
+    run = services.run_start(
+        agent=agent,
+        user=request.auth,
+        message=payload.message,
+        conversation_id=payload.conversation_id,
+    )
+    if payload.wait:
+        deadline = time.monotonic() + settings.AGENT_CHAT_WAIT_SECONDS
+        delay = 0.05
+        while time.monotonic() < deadline:
+            run.refresh_from_db(fields=["status"])
+            if run.is_final:
+                return Status(200, _runs().get(pk=run.pk))
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+    return Status(202, _runs().get(pk=run.pk))
+
+
+@router.get("/runs/{run_id}", response={200: RunOut, **ERRORS})
+def run_detail(request: HttpRequest, run_id: int):
+    return get_object_or_404(_runs().visible_to(request.auth), pk=run_id)
+
+
+@router.post("/runs/{run_id}/cancel", response={200: RunOut, **ERRORS}, summary="Cancel a run")
+def run_cancel(request: HttpRequest, run_id: int):
+    run = get_object_or_404(Run.objects.visible_to(request.auth).select_related("agent"), pk=run_id)
+    services.run_cancel(run=run, by=request.auth)
+    return _runs().get(pk=run.pk)
+
+
+@router.get("/agents/{agent_id}/conversations", response={200: list[ConversationOut], **ERRORS})
+@paginate
+def conversation_list(request: HttpRequest, agent_id: int):
+    agent = _visible_agent(request, agent_id)
+    return agent.conversations.filter(user=request.auth).annotate(run_count=Count("runs"))

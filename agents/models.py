@@ -1,0 +1,225 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class AgentQuerySet(models.QuerySet):
+    def owned_by(self, user) -> "AgentQuerySet":
+        return self.filter(owner=user)
+
+    def usable_by(self, user) -> "AgentQuerySet":
+        """Agents the user may chat with: owned, or held through an unexpired rental."""
+        from marketplace.services import rented_agent_ids
+
+        return self.filter(Q(owner=user) | Q(pk__in=rented_agent_ids(user=user)))
+
+    def visible_to(self, user) -> "AgentQuerySet":
+        """Usable agents plus those anyone may look at (an active listing)."""
+        from marketplace.services import listed_agent_ids, rented_agent_ids
+
+        return self.filter(
+            Q(owner=user) | Q(pk__in=rented_agent_ids(user=user)) | Q(pk__in=listed_agent_ids())
+        )
+
+    def running(self) -> "AgentQuerySet":
+        return self.filter(state=Agent.State.RUNNING)
+
+
+class Agent(models.Model):
+    class State(models.TextChoices):
+        CREATED = "created"
+        RUNNING = "running"
+        STOPPED = "stopped"
+        ERROR = "error"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(max_length=2000, blank=True)
+    # Tool names from the tools registry; resolved to their latest valid version per run.
+    tools = models.JSONField(default=list, blank=True)
+    model = models.CharField(
+        max_length=200, help_text="hf:<repo>, openai:<model> or litellm:<model>"
+    )
+    allowed_imports = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
+    state_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["owner", "state"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_running(self) -> bool:
+        return self.state == self.State.RUNNING
+
+    def is_owned_by(self, user) -> bool:
+        return user.is_authenticated and self.owner_id == user.pk
+
+    def is_usable_by(self, user) -> bool:
+        """May this user chat with the agent? The owner, or a renter until expiry."""
+        if not user.is_authenticated:
+            return False
+        if self.owner_id == user.pk:
+            return True
+        from marketplace.services import rented_agent_ids
+
+        return self.pk in set(rented_agent_ids(user=user))
+
+
+class AgentActivity(models.Model):
+    """The agent's feed: who did what to it, and when (created, started, errors, sales...)."""
+
+    class Verb(models.TextChoices):
+        CREATED = "created"
+        UPDATED = "updated"
+        STARTED = "started"
+        STOPPED = "stopped"
+        ERROR = "error"
+        LISTED = "listed"
+        UNLISTED = "unlisted"
+        SOLD = "sold"
+        RENTED = "rented"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    verb = models.CharField(max_length=20, choices=Verb.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "agent activities"
+
+    def __str__(self) -> str:
+        return f"{self.agent} {self.verb}"
+
+
+class Conversation(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [models.Index(fields=["agent", "user", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class RunQuerySet(models.QuerySet):
+    def in_flight(self) -> "RunQuerySet":
+        return self.filter(status__in=Run.IN_FLIGHT)
+
+    def final(self) -> "RunQuerySet":
+        return self.exclude(status__in=Run.IN_FLIGHT)
+
+    def visible_to(self, user) -> "RunQuerySet":
+        """Runs the user started, and every run of the agents the user owns."""
+        return self.filter(Q(user=user) | Q(agent__owner=user))
+
+
+class Run(models.Model):
+    """One chat turn: the user's message, executed by a worker, and its outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        TIMED_OUT = "timed_out"
+
+    IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="runs")
+    # Denormalised from the conversation: stats, the dashboard and access checks read it.
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs"
+    )
+    message = models.TextField(max_length=20000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # API.md distinguishes "no output yet / no error" (null) from an empty string.
+    output = models.TextField(null=True, blank=True)  # noqa: DJ001
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    # Lease: the worker executing the run refreshes heartbeat_at; a stale lease means the
+    # worker died, and the reaper fails the run instead of leaving it running forever.
+    worker_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"]),
+            models.Index(fields=["agent", "-created_at"]),
+            models.Index(fields=["conversation", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status not in self.IN_FLIGHT
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class RunStep(models.Model):
+    """One agent step, stored as soon as the worker completes it."""
+
+    class Kind(models.TextChoices):
+        ACTION = "action"
+        PLANNING = "planning"
+        FINAL_ANSWER = "final_answer"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ACTION)
+    text = models.TextField(blank=True)
+    # null = the step had no code / observation / error (API.md: str|null).
+    code = models.TextField(null=True, blank=True)  # noqa: DJ001
+    observation = models.TextField(null=True, blank=True)  # noqa: DJ001
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001
+    duration_ms = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    # The step as smolagents needs it to rebuild the next turn's memory (JSON only).
+    memory = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="unique_step_index")]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} step {self.index}"

@@ -1,0 +1,111 @@
+from datetime import datetime
+from typing import Literal
+
+from ninja import Schema
+from pydantic import Field
+
+
+class AgentStatsOut(Schema):
+    total_requests: int = 0
+    successful_requests: int = 0
+    failed_requests: int = 0
+    average_response_time: float = 0.0
+    rating: float = 0.0
+    total_ratings: int = 0
+    earnings: str = "0.00"
+    tasks_completed: int = 0
+    level: int = 1
+    experience_points: int = 0
+    achievements: list[str] = []
+
+
+class AgentIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=2000)
+    tools: list[str] = Field(default_factory=list, max_length=50)
+    model: str = Field(min_length=1, max_length=200)
+    allowed_imports: list[str] = Field(default_factory=list, max_length=100)
+    metadata: dict = Field(default_factory=dict)
+
+
+class AgentOut(Schema):
+    id: int
+    name: str
+    description: str
+    tools: list[str]
+    model: str
+    allowed_imports: list[str]
+    metadata: dict
+    state: Literal["created", "running", "stopped", "error"]
+    state_reason: str
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+    stats: AgentStatsOut
+
+    @staticmethod
+    def resolve_owner(agent) -> str:
+        return agent.owner.username
+
+    @staticmethod
+    def resolve_stats(agent) -> dict:
+        from gamification.services import stats_payload
+
+        return stats_payload(agent=agent)
+
+
+class AgentFilter(Schema):
+    state: Literal["created", "running", "stopped", "error"] | None = None
+    owned: bool | None = None
+
+
+class ChatIn(Schema):
+    message: str = Field(min_length=1, max_length=20000)
+    conversation_id: int | None = None
+    wait: bool = False
+
+
+class RunStepOut(Schema):
+    index: int
+    kind: str
+    text: str
+    code: str | None
+    observation: str | None
+    error: str | None
+    duration_ms: int
+
+
+class RunOut(Schema):
+    id: int
+    agent_id: int
+    conversation_id: int
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+    message: str
+    output: str | None
+    error: str | None
+    steps: list[RunStepOut]
+    duration_ms: int | None
+    input_tokens: int
+    output_tokens: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ConversationOut(Schema):
+    id: int
+    agent_id: int
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    runs: int = Field(alias="run_count")
+
+
+class ActivityOut(Schema):
+    verb: str
+    detail: str
+    actor: str | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_actor(activity) -> str | None:
+        return activity.actor.username if activity.actor else None

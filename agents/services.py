@@ -1,0 +1,280 @@
+"""Agents: the only writers of agent, conversation and run state."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import Conflict, Forbidden, NotFound
+
+from .models import Agent, AgentActivity, Conversation, Run, RunStep
+from .validation import AgentConfig, config_errors, config_summary, validate_config
+
+logger = logging.getLogger(__name__)
+
+
+def _log(agent: Agent, actor, verb: str, detail: str = "") -> AgentActivity:
+    return AgentActivity.objects.create(agent=agent, actor=actor, verb=verb, detail=detail[:2000])
+
+
+def activity_log(*, agent: Agent, actor, verb: str, detail: str = "") -> AgentActivity:
+    """Record an event in the agent's feed (for other apps: listed, sold, rented...)."""
+    return _log(agent, actor, verb, detail)
+
+
+# --- lifecycle -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def agent_create(*, owner, config: AgentConfig) -> Agent:
+    from gamification.services import agent_stats_create
+
+    config = validate_config(config)
+    agent = Agent.objects.create(
+        owner=owner,
+        name=config.name,
+        description=config.description,
+        tools=config.tools,
+        model=config.model,
+        allowed_imports=config.allowed_imports,
+        metadata=config.metadata,
+    )
+    agent_stats_create(agent=agent)
+    _log(agent, owner, AgentActivity.Verb.CREATED, f"Model {agent.model}")
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, by, config: AgentConfig) -> Agent:
+    """Save a new configuration. A running agent keeps running; the next turn uses it."""
+    config = validate_config(config)
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    changed = [
+        name
+        for name in ("name", "description", "tools", "model", "allowed_imports", "metadata")
+        if getattr(agent, name) != getattr(config, name)
+    ]
+    for name in changed:
+        setattr(agent, name, getattr(config, name))
+    if agent.state == Agent.State.ERROR:
+        # A fixed configuration leaves the error state; starting re-checks it anyway.
+        agent.state, agent.state_reason = Agent.State.STOPPED, ""
+    agent.save()
+    if changed:
+        _log(agent, by, AgentActivity.Verb.UPDATED, "Changed " + ", ".join(changed))
+    return agent
+
+
+def agent_start(*, agent: Agent, by) -> Agent:
+    """Re-validate the configuration, then mark the agent running (idempotent).
+
+    A configuration that no longer validates (a tool removed or made invalid, a module
+    taken off the allowlist) puts the agent in `error` with the reason, then raises
+    Conflict. The error state is committed before raising.
+    """
+    config = AgentConfig(
+        name=agent.name,
+        description=agent.description,
+        tools=agent.tools,
+        model=agent.model,
+        allowed_imports=agent.allowed_imports,
+        metadata=agent.metadata,
+    )
+    errors = config_errors(config)
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        if errors:
+            reason = "Cannot start: " + config_summary(errors)
+            if agent.state != Agent.State.ERROR or agent.state_reason != reason:
+                agent.state, agent.state_reason = Agent.State.ERROR, reason
+                agent.save(update_fields=["state", "state_reason", "updated_at"])
+                _log(agent, by, AgentActivity.Verb.ERROR, reason)
+        elif agent.state != Agent.State.RUNNING:
+            agent.state, agent.state_reason = Agent.State.RUNNING, ""
+            agent.save(update_fields=["state", "state_reason", "updated_at"])
+            _log(agent, by, AgentActivity.Verb.STARTED)
+    if errors:
+        raise Conflict(agent.state_reason)
+    return agent
+
+
+@transaction.atomic
+def agent_stop(*, agent: Agent, by) -> Agent:
+    """Mark the agent stopped (idempotent) and cancel its runs in flight."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    cancelled = 0
+    for run in Run.objects.in_flight().filter(agent=agent):
+        cancelled += run_finish(run=run, status=Run.Status.CANCELLED, error="Agent stopped.")
+    if agent.state != Agent.State.STOPPED:
+        agent.state, agent.state_reason = Agent.State.STOPPED, ""
+        agent.save(update_fields=["state", "state_reason", "updated_at"])
+        _log(
+            agent,
+            by,
+            AgentActivity.Verb.STOPPED,
+            f"{cancelled} run(s) cancelled" if cancelled else "",
+        )
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent, by) -> None:
+    """Delete the agent: refused while other users hold unexpired rentals; an active
+    listing is withdrawn first."""
+    from marketplace.services import agent_delete_blockers, agent_listing_withdraw
+
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    blockers = agent_delete_blockers(agent=agent)
+    if blockers:
+        raise Conflict(" ".join(blockers))
+    agent_listing_withdraw(agent=agent, by=by)
+    # Runs go with the agent; a worker executing one notices the row is gone and stops.
+    agent.delete()
+
+
+# --- chat turns --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def run_start(*, agent: Agent, user, message: str, conversation_id: int | None = None) -> Run:
+    """Store the user's message as a queued run and enqueue its execution on commit."""
+    from .tasks import execute_run
+
+    if not agent.is_usable_by(user):
+        raise Forbidden("Only the owner or a renter can chat with this agent.")
+    agent = Agent.objects.get(pk=agent.pk)  # the state as of now, not as of the caller's read
+    if agent.state != Agent.State.RUNNING:
+        hint = " Start it first." if agent.owner_id == user.pk else " Ask its owner to start it."
+        raise Conflict(f"Agent “{agent.name}” is {agent.state}, not running.{hint}")
+    message = message.strip()
+    if conversation_id is None:
+        conversation = Conversation.objects.create(agent=agent, user=user, title=message[:120])
+    else:
+        conversation = (
+            Conversation.objects.select_for_update()
+            .filter(pk=conversation_id, agent=agent, user=user)
+            .first()
+        )
+        if conversation is None:
+            raise NotFound("Conversation not found.")
+        if conversation.runs.in_flight().exists():
+            raise Conflict("This conversation already has a turn in progress; wait for it.")
+        conversation.save(update_fields=["updated_at"])
+    run = Run.objects.create(conversation=conversation, agent=agent, user=user, message=message)
+    transaction.on_commit(lambda: execute_run.enqueue(run_id=run.pk))
+    return run
+
+
+def run_cancel(*, run: Run, by) -> Run:
+    if not (run.user_id == by.pk or run.agent.owner_id == by.pk):
+        raise Forbidden("Only who started the run or the agent's owner can cancel it.")
+    with transaction.atomic():
+        run_finish(run=run, status=Run.Status.CANCELLED, error=f"Cancelled by {by.username}.")
+    run.refresh_from_db()
+    return run
+
+
+def run_claim(*, run_id: int, worker_id: str) -> Run | None:
+    """Move a queued run to running for this worker; None if someone else has it, or it
+    was cancelled meanwhile. The conditional update makes a duplicated task harmless."""
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING, started_at=now, heartbeat_at=now, worker_id=worker_id[:64]
+    )
+    return Run.objects.select_related("agent", "conversation").get(pk=run_id) if claimed else None
+
+
+def run_step_record(*, run: Run, **fields) -> RunStep:
+    return RunStep.objects.create(run=run, **fields)
+
+
+def run_finish(
+    *,
+    run: Run,
+    status: str,
+    output: str | None = None,
+    error: str | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+) -> bool:
+    """Finalise a run exactly once and count it in the agent's stats, atomically.
+
+    Returns False when the run was already final (cancelled by its user, timed out by the
+    monitor, reaped): the first writer wins and later outcomes are dropped.
+    """
+    from gamification.services import record_run
+
+    with transaction.atomic():
+        now = timezone.now()
+        current = Run.objects.select_for_update().filter(pk=run.pk).first()
+        if current is None or current.is_final:
+            return False
+        started = current.started_at or current.created_at
+        current.status = status
+        current.finished_at = now
+        current.duration_ms = max(0, int((now - started).total_seconds() * 1000))
+        current.output = output
+        current.error = error
+        if input_tokens is not None:
+            current.input_tokens = input_tokens
+        if output_tokens is not None:
+            current.output_tokens = output_tokens
+        current.save()
+        record_run(run=current)
+    return True
+
+
+def runs_heartbeat(*, run_ids: list[int]) -> None:
+    Run.objects.filter(pk__in=run_ids, status=Run.Status.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+def runs_reap() -> int:
+    """Fail runs nobody is executing any more, so nothing hangs.
+
+    A running run whose lease (heartbeat) went stale belongs to a worker that died; a queued
+    run nobody claimed for a long time lost its task. Safe with any number of workers.
+    """
+    now = timezone.now()
+    lease = timedelta(seconds=settings.AGENT_RUN_LEASE_SECONDS)
+    stale = Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=now - lease)
+    lost = Run.objects.filter(
+        status=Run.Status.QUEUED,
+        created_at__lt=now - timedelta(seconds=settings.AGENT_QUEUE_TIMEOUT_SECONDS),
+    )
+    reaped = 0
+    for run in stale:
+        reaped += run_finish(
+            run=run,
+            status=Run.Status.FAILED,
+            error="The worker executing this turn stopped responding (crashed or was killed).",
+        )
+    for run in lost:
+        reaped += run_finish(
+            run=run,
+            status=Run.Status.FAILED,
+            error="No worker picked this turn up in time. Is the worker running?",
+        )
+    if reaped:
+        logger.warning("Reaped %d abandoned run(s)", reaped)
+    return reaped
+
+
+def run_execute(*, run_id: int, worker_id: str = "") -> None:
+    """Claim a queued run and execute it (the task worker calls this)."""
+    from .runtime.engine import execute_turn
+
+    run = run_claim(run_id=run_id, worker_id=worker_id or _worker_id())
+    if run is None:
+        return
+    execute_turn(run)
+
+
+def _worker_id() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"

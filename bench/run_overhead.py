@@ -1,0 +1,150 @@
+"""What the platform adds to a chat turn.
+
+(a) bare: a 2-step CodeAgent.run in this process with a scripted model (no HTTP, no DB);
+(b) platform: the same 2-step turn through Agentbay: POST /api/v1/agents/{id}/chat → task
+    row → `manage.py run_worker` (a separate process, as in production) → the real
+    OpenAIServerModel against a local fake OpenAI-compatible server → sandbox child → steps
+    stored → the run seen final in the database.
+Overhead = (b) − (a). Runs on a throwaway SQLite database unless DATABASE_URL is set.
+
+    .venv/bin/python bench/run_overhead.py [--turns 30]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bare_turns(n: int) -> list[float]:
+    from smolagents import CodeAgent
+    from smolagents.models import ChatMessage, MessageRole, Model
+    from smolagents.monitoring import LogLevel, TokenUsage
+
+    from tests.fake_openai import TWO_STEP
+
+    class ScriptedModel(Model):
+        def __init__(self):
+            super().__init__(model_id="scripted")
+            self.responses = list(TWO_STEP)
+
+        def generate(self, messages, stop_sequences=None, response_format=None, **kwargs):
+            return ChatMessage(
+                role=MessageRole.ASSISTANT,
+                content=self.responses.pop(0),
+                token_usage=TokenUsage(input_tokens=20, output_tokens=8),
+            )
+
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        agent = CodeAgent(tools=[], model=ScriptedModel(), verbosity_level=LogLevel.OFF)
+        assert agent.run("What is 6 times 7?") == "The answer is 42"
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3"),
+        "DEBUG": "1",
+    }
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    from tests.fake_openai import FakeOpenAIServer
+
+    llm = FakeOpenAIServer().start()
+    env.update({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "bench"})
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.services import token_create
+    from agents import services
+    from agents.models import Run
+    from agents.validation import AgentConfig
+
+    user, _ = User.objects.get_or_create(username=f"bench-{os.getpid()}")
+    _token, raw = token_create(user=user, name="bench")
+    agent = services.agent_create(
+        owner=user, config=AgentConfig(name="Bench", model="openai:two-step")
+    )
+    services.agent_start(agent=agent, by=user)
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(2)  # let the worker warm its sandbox pool
+
+        def platform_turn() -> float:
+            started = time.perf_counter()
+            response = client.post(
+                f"/api/v1/agents/{agent.pk}/chat",
+                {"message": "What is 6 times 7?"},
+                content_type="application/json",
+            )
+            assert response.status_code == 202, response.content
+            run_id = response.json()["id"]
+            while True:
+                run = Run.objects.only("status", "output").get(pk=run_id)
+                if run.is_final:
+                    break
+                time.sleep(0.002)
+            elapsed = (time.perf_counter() - started) * 1000
+            assert run.status == "succeeded" and run.output == "The answer is 42", run.status
+            assert run.steps.count() == 2
+            return elapsed
+
+        bare_turns(args.warmup)
+        bare = bare_turns(args.turns)
+        for _ in range(args.warmup):
+            platform_turn()
+        platform = [platform_turn() for _ in range(args.turns)]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        llm.stop()
+
+    a50, a95 = statistics.median(bare), percentile(bare, 0.95)
+    b50, b95 = statistics.median(platform), percentile(platform, 0.95)
+    print(f"bare      p50={a50:7.1f} ms  p95={a95:7.1f} ms  (in-process CodeAgent.run)")
+    print(f"platform  p50={b50:7.1f} ms  p95={b95:7.1f} ms  (API → worker → sandbox → DB)")
+    print(f"database  {env['DATABASE_URL'].split('://')[0]}")
+    print(
+        f"run_overhead bare_p50_ms={a50:.1f} platform_p50_ms={b50:.1f} "
+        f"overhead_p50_ms={b50 - a50:.1f} overhead_p95_ms={b95 - a95:.1f} turns={args.turns}"
+    )
+
+
+if __name__ == "__main__":
+    main()

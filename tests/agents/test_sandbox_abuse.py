@@ -1,0 +1,80 @@
+"""Every abuse payload through the real CodeAgent + SandboxExecutor path: contained, no canary,
+bounded time, the parent alive with flat memory. No database needed."""
+
+import os
+import secrets
+
+import pytest
+
+from agents.runtime.sandbox import SandboxLimits, SandboxPool, _pids_of_uid
+from tests.agents.abuse_corpus import CANARY_ENV, DEFAULT_EXPECT, PAYLOADS, run_payload, vm_rss_kib
+
+LIMITS = SandboxLimits(memory_bytes=256 << 20, cpu_seconds=1, action_timeout=2.0, max_processes=16)
+# Longest legitimate containment: CPU 1 s (+1 hard) or the 2 s wall clock, plus a restart.
+BOUND_SECONDS = 6.0
+RESULTS: dict = {}
+
+
+@pytest.fixture(scope="module")
+def canary():
+    value = "canary-" + secrets.token_hex(12)
+    old = os.environ.get(CANARY_ENV)
+    os.environ[CANARY_ENV] = value
+    yield value
+    if old is None:
+        os.environ.pop(CANARY_ENV, None)
+    else:
+        os.environ[CANARY_ENV] = old
+
+
+@pytest.fixture(scope="module")
+def pool(canary):
+    pool = SandboxPool(2, LIMITS)
+    pool.wait_warm()
+    RESULTS["rss_before_kib"] = vm_rss_kib()
+    yield pool
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=[p["id"] for p in PAYLOADS])
+def test_payload_is_contained(payload, pool, canary):
+    if payload.get("requires_root") and os.geteuid() != 0:
+        pytest.skip("only contained when the worker runs as root (dedicated child uids)")
+    result = run_payload(payload, pool)
+    RESULTS[payload["id"]] = result
+
+    assert canary not in result["all_text"]
+    assert result["elapsed"] < BOUND_SECONDS, result
+    assert result["outcome"] in payload.get("expect", DEFAULT_EXPECT), result
+    if payload.get("at_setup"):
+        assert result["raised"] and "SandboxError" in result["raised"]
+    elif payload.get("final"):
+        assert result["output"] == payload["expect_output"]
+    else:
+        assert result["output"] == "done", result  # the run went on after the payload
+    if result["outcome"] == "harmless" and payload.get("expect_in_output"):
+        assert payload["expect_in_output"] in result["observation"], result
+    # The payload's first child is gone (killed with the run, or replaced after a kill).
+    assert _pid_is_gone(result["child_pid"])
+
+
+def _pid_is_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return any(line.startswith("State:") and line.split()[1] in "ZX" for line in fh)
+    except OSError:
+        return True
+
+
+def test_parent_alive_memory_flat_and_no_leftover_processes(pool):
+    assert len([k for k in RESULTS if not k.endswith("_kib")]) >= 15
+    rss_after = vm_rss_kib()
+    growth = rss_after - RESULTS["rss_before_kib"]
+    print(f"\nparent VmRSS {RESULTS['rss_before_kib']} -> {rss_after} KiB")
+    assert growth < 40 * 1024
+    if os.geteuid() == 0:
+        warm = {s.uid for s in list(pool._ready)}
+        base, count = LIMITS.uid_base, LIMITS.uid_count
+        leftovers = [uid for uid in range(base, base + 64) if uid not in warm and _pids_of_uid(uid)]
+        assert leftovers == [], f"processes left behind under sandbox uids {leftovers}"
+        assert count >= 64
