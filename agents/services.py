@@ -278,3 +278,15 @@ def _worker_id() -> str:
     import socket
 
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@transaction.atomic
+def agent_transfer(*, agent: Agent, to_user, by=None) -> Agent:
+    """Move ownership (a marketplace sale). Rentals already granted keep running until
+    they expire; the previous owner's conversations stay theirs to read."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    previous = agent.owner
+    agent.owner = to_user
+    agent.save(update_fields=["owner", "updated_at"])
+    _log(agent, by or to_user, AgentActivity.Verb.SOLD, f"Sold by {previous} to {to_user}")
+    return agent

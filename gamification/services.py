@@ -32,6 +32,19 @@ def record_run(*, run) -> None:
     )
 
 
+@transaction.atomic
+def record_sale(*, agent, amount, kind: str) -> None:
+    """Count the seller's income from a sale or rental (kind: "sale" | "rental") in the
+    agent's stats, in the marketplace's transaction."""
+    AgentStats.objects.get_or_create(agent=agent)
+    AgentStats.objects.filter(agent=agent).update(earnings=F("earnings") + amount)
+
+
+def agent_panel_context(*, agent, user) -> dict:
+    """What the agent page's stats panel needs (stats, ratings, achievements)."""
+    return {"stats": getattr(agent, "stats", None)}
+
+
 def stats_payload(*, agent) -> dict:
     """API.md's AgentStats for one agent (zeros before its first run)."""
     stats = getattr(agent, "stats", None) or AgentStats(agent=agent)

@@ -26,3 +26,13 @@ def agent_delete_blockers(*, agent) -> list[str]:
 def agent_listing_withdraw(*, agent, by) -> None:
     """Withdraw the agent's active listing, if any (called before deleting an agent)."""
     return None
+
+
+def rental_expiries(*, user) -> dict:
+    """{agent_id: expires_at} of the user's unexpired rentals (for the dashboard)."""
+    return {}
+
+
+def agent_panel_context(*, agent, user) -> dict:
+    """What the agent page's marketplace panel needs (listing, rentals, actions)."""
+    return {}
