@@ -40,6 +40,12 @@ def record_sale(*, agent, amount, kind: str) -> None:
     AgentStats.objects.filter(agent=agent).update(earnings=F("earnings") + amount)
 
 
+def run_notices(*, run) -> list[str]:
+    """Short notices for what a finished run unlocked (level-ups, achievements), shown in
+    the chat where it happened."""
+    return []
+
+
 def agent_panel_context(*, agent, user) -> dict:
     """What the agent page's stats panel needs (stats, ratings, achievements)."""
     return {"stats": getattr(agent, "stats", None)}
