@@ -72,9 +72,7 @@ class Agent(models.Model):
             return False
         if self.owner_id == user.pk:
             return True
-        from marketplace.services import rented_agent_ids
-
-        return self.pk in set(rented_agent_ids(user=user))
+        return Agent.objects.usable_by(user).filter(pk=self.pk).exists()
 
 
 class AgentActivity(models.Model):

@@ -1,10 +1,335 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+from django_htmx.middleware import HtmxDetails
+
+from config.errors import DomainError
+
+from . import services
+from .forms import AgentForm, ChatForm
+from .models import Agent, Conversation, Run
+
+PAGE_SIZE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # added by django-htmx's middleware
+
+
+def get_agent(request: HttpRequest, pk: int, *, owner: bool = False, use: bool = False) -> Agent:
+    """The agent if the user may see it (404 otherwise); 403 for actions beyond that."""
+    agent = get_object_or_404(
+        Agent.objects.visible_to(request.user).select_related("owner", "stats"), pk=pk
+    )
+    if owner and not agent.is_owned_by(request.user):
+        raise PermissionDenied("Only the agent's owner can do this.")
+    if use and not agent.is_usable_by(request.user):
+        raise PermissionDenied("Only the owner or a renter can chat with this agent.")
+    return agent
+
+
+def get_run(request: HttpRequest, pk: int) -> Run:
+    return get_object_or_404(
+        Run.objects.visible_to(request.user).select_related("agent", "conversation", "user"), pk=pk
+    )
+
+
+def _dashboard_agents(user):
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        Agent.objects.usable_by(user)
+        .select_related("owner", "stats")
+        .annotate(runs_today=Count("runs", filter=Q(runs__created_at__gte=today)))
+        .order_by("-updated_at", "-id")
+    )
+
+
+def _in_flight(user):
+    return (
+        Run.objects.in_flight()
+        .filter(Q(agent__owner=user) | Q(user=user))
+        .select_related("agent")
+        .order_by("created_at")[:20]
+    )
 
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "agents/dashboard.html")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    from marketplace.services import rental_expiries
+
+    template = "agents/dashboard.html"
+    if request.htmx and request.htmx.target == "runs-in-flight":
+        return render(
+            request, template + "#runs-in-flight", {"in_flight": _in_flight(request.user)}
+        )
+    page = Paginator(_dashboard_agents(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    expiries = rental_expiries(user=request.user)
+    for agent in page:
+        agent.rental_expires_at = expiries.get(agent.pk)
+    return render(
+        request,
+        template,
+        {"page": page, "in_flight": _in_flight(request.user), "now": timezone.now()},
+    )
+
+
+def _editor_context(form: AgentForm) -> dict:
+    from tools_registry.models import Tool
+
+    tools = list(Tool.objects.for_listing())
+    selectable = {t.pk for t in Tool.objects.selectable()}
+    return {
+        "form": form,
+        "picker": [
+            {
+                "tool": t,
+                "ok": t.pk in selectable,
+                "checked": t.name in (form["tools"].value() or []),
+            }
+            for t in tools
+        ],
+    }
+
+
+def _agent_form(data=None, initial=None) -> AgentForm:
+    from tools_registry.models import Tool
+    from tools_registry.services import allowed_modules
+
+    names = list(Tool.objects.values_list("name", flat=True))
+    return AgentForm(data, initial=initial, tool_names=names, modules=allowed_modules())
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def agent_create(request: HttpRequest) -> HttpResponse:
+    form = _agent_form(request.POST or None, initial={"metadata": "{}"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = services.agent_create(owner=request.user, config=form.config())
+        except DomainError as exc:
+            form.add_error(None, exc.detail if isinstance(exc.detail, str) else "Invalid.")
+        else:
+            messages.success(request, f"Agent “{agent.name}” created. Start it to chat.")
+            return redirect("agents:agent_detail", pk=agent.pk)
+    status = 422 if form.errors else 200
+    context = {**_editor_context(form), "agent": None}
+    return render(request, "agents/agent_form.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    agent = get_agent(request, pk, owner=True)
+    form = _agent_form(request.POST or None, initial=AgentForm.initial_for(agent))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.agent_update(agent=agent, by=request.user, config=form.config())
+        except DomainError as exc:
+            form.add_error(None, exc.detail if isinstance(exc.detail, str) else "Invalid.")
+        else:
+            messages.success(
+                request, "Saved. A running agent uses the new configuration from its next turn."
+            )
+            return redirect("agents:agent_detail", pk=agent.pk)
+    status = 422 if form.errors else 200
+    context = {**_editor_context(form), "agent": agent}
+    return render(request, "agents/agent_form.html", context, status=status)
+
+
+@require_GET
+@login_required
+def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from gamification.services import agent_panel_context as gamification_panel
+    from marketplace.services import agent_panel_context as marketplace_panel
+
+    agent = get_agent(request, pk)
+    is_owner = agent.is_owned_by(request.user)
+    runs = agent.runs.select_related("user")
+    if not is_owner:
+        runs = runs.filter(user=request.user)
+    return render(
+        request,
+        "agents/agent_detail.html",
+        {
+            "agent": agent,
+            "is_owner": is_owner,
+            "can_use": agent.is_usable_by(request.user),
+            "activities": agent.activities.select_related("actor")[:20] if is_owner else [],
+            "runs": runs[:10],
+            "gamification": gamification_panel(agent=agent, user=request.user),
+            "marketplace": marketplace_panel(agent=agent, user=request.user),
+        },
+    )
+
+
+def _after_state_change(request: HtmxHttpRequest, agent: Agent) -> HttpResponse:
+    """htmx from the dashboard swaps the agent's row; otherwise back to where we came from."""
+    if request.htmx:
+        agent = _dashboard_agents(request.user).get(pk=agent.pk)
+        response = render(request, "agents/dashboard.html#agent-row", {"agent": agent})
+        return trigger_client_event(response, "agent-changed")
+    return redirect(request.POST.get("next") or reverse("agents:agent_detail", args=[agent.pk]))
+
+
+@require_POST
+@login_required
+def agent_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    agent = get_agent(request, pk, owner=True)
+    try:
+        agent = services.agent_start(agent=agent, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        agent.refresh_from_db()
+    else:
+        messages.success(request, f"“{agent.name}” is running.")
+    return _after_state_change(request, agent)
+
+
+@require_POST
+@login_required
+def agent_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    agent = services.agent_stop(agent=get_agent(request, pk, owner=True), by=request.user)
+    messages.success(request, f"“{agent.name}” is stopped.")
+    return _after_state_change(request, agent)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    from marketplace.services import agent_delete_blockers
+    from marketplace.services import agent_panel_context as marketplace_panel
+
+    agent = get_agent(request, pk, owner=True)
+    if request.method == "POST":
+        try:
+            services.agent_delete(agent=agent, by=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.detail)
+            return redirect("agents:agent_delete", pk=agent.pk)
+        messages.success(request, f"Agent “{agent.name}” deleted.")
+        return redirect("agents:dashboard")
+    return render(
+        request,
+        "agents/agent_confirm_delete.html",
+        {
+            "agent": agent,
+            "blockers": agent_delete_blockers(agent=agent),
+            "marketplace": marketplace_panel(agent=agent, user=request.user),
+            "in_flight": agent.runs.in_flight().count(),
+            "run_count": agent.runs.count(),
+        },
+    )
+
+
+# --- chat ------------------------------------------------------------------------------
+
+
+def _conversation_runs(conversation: Conversation | None):
+    if conversation is None:
+        return []
+    return conversation.runs.order_by("created_at").prefetch_related("steps")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def chat(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    agent = get_agent(request, pk, use=True)
+    conversations = agent.conversations.filter(user=request.user).annotate(run_count=Count("runs"))
+    conversation = None
+    selected = request.POST.get("conversation") or request.GET.get("c")
+    if selected and str(selected).isdigit():
+        conversation = get_object_or_404(conversations, pk=int(selected))
+    form = ChatForm(
+        request.POST or None, initial={"conversation": conversation and conversation.pk}
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                run = services.run_start(
+                    agent=agent,
+                    user=request.user,
+                    message=form.cleaned_data["message"],
+                    conversation_id=conversation.pk if conversation else None,
+                )
+            except DomainError as exc:
+                form.add_error("message", exc.detail)
+                status = exc.status
+            else:
+                url = reverse("agents:chat", args=[agent.pk]) + f"?c={run.conversation_id}"
+                if request.htmx:
+                    conversation = run.conversation
+                    form = ChatForm(initial={"conversation": conversation.pk})
+                    response = render(
+                        request,
+                        "agents/chat.html#chat-main",
+                        _chat_context(agent, conversation, conversations, form),
+                    )
+                    response["HX-Push-Url"] = url
+                    return response
+                return redirect(url)
+        else:
+            status = 422
+    template = "agents/chat.html"
+    if request.htmx and status == 200:
+        template += "#chat-main"
+    context = _chat_context(agent, conversation, conversations, form)
+    return render(request, template, context, status=status)
+
+
+def _chat_context(agent, conversation, conversations, form) -> dict:
+    runs = list(_conversation_runs(conversation))
+    return {
+        "agent": agent,
+        "conversation": conversation,
+        "conversations": conversations,
+        "runs": runs,
+        "busy": any(not run.is_final for run in runs),
+        "form": form,
+    }
+
+
+@require_GET
+@login_required
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _render_run(request, get_run(request, pk))
+
+
+def _render_run(request: HtmxHttpRequest, run: Run) -> HttpResponse:
+    """The run page, or for htmx the run card alone (polled until the run is final)."""
+    from gamification.services import run_notices
+
+    context = {
+        "run": run,
+        "steps": run.steps.all(),
+        "notices": run_notices(run=run) if run.is_final else [],
+        "open_steps": True,
+    }
+    if request.htmx:
+        response = render(request, "agents/run_detail.html#run-card", context)
+        if run.is_final:
+            trigger_client_event(response, "run-finished", {"run": run.pk})
+        return response
+    return render(request, "agents/run_detail.html", context)
+
+
+@require_POST
+@login_required
+def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    run = get_run(request, pk)
+    try:
+        run = services.run_cancel(run=run, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    if request.htmx:
+        return _render_run(request, run)
+    return redirect(request.POST.get("next") or reverse("agents:run_detail", args=[run.pk]))
