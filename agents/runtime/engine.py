@@ -193,132 +193,145 @@ def _history(run) -> list[tuple[str, list[dict]]]:
     return [(r.message, [s.memory for s in r.steps.all()]) for r in reversed(list(earlier))]
 
 
+def _step_fields(event) -> dict:
+    """The RunStep columns for one ActionStep or PlanningStep."""
+    from smolagents.memory import PlanningStep
+
+    from ..models import RunStep
+    from .memory import dump_step
+
+    usage = event.token_usage
+    fields = {
+        "duration_ms": int((event.timing.duration or 0) * 1000),
+        "input_tokens": usage.input_tokens if usage else 0,
+        "output_tokens": usage.output_tokens if usage else 0,
+        "memory": dump_step(event),
+    }
+    if isinstance(event, PlanningStep):
+        return {**fields, "kind": RunStep.Kind.PLANNING, "text": _text(event.plan) or ""}
+    return {
+        **fields,
+        "kind": RunStep.Kind.FINAL_ANSWER if event.is_final_answer else RunStep.Kind.ACTION,
+        "text": _thought(event.model_output),
+        "code": _text(event.code_action),
+        "observation": _text(event.observations),
+        "error": _text(event.error.message) if event.error else None,
+    }
+
+
+def _resolve(agent) -> tuple[list, object]:
+    """The agent's tool specs and model, or CannotRun with the reason."""
+    from tools_registry.services import tool_specs_for_run
+
+    from .providers import ProviderError
+
+    try:
+        specs = tool_specs_for_run(names=agent.tools)
+        return specs, model_for(agent)
+    except ProviderError as exc:
+        raise CannotRun(f"Model unavailable: {exc}") from exc
+    except Exception as exc:  # invalid tools, a model string saved before a rule changed...
+        detail = getattr(exc, "detail", None) or str(exc)
+        if isinstance(detail, list):
+            detail = " ".join(str(item) for item in detail)
+        raise CannotRun(f"Cannot run: {detail}") from exc
+
+
+class CannotRun(Exception):
+    pass
+
+
+def _build(agent, specs: list, model, deadline: float):
+    """A fresh CodeAgent whose code runs in a sandbox child from the pool."""
+    from smolagents import CodeAgent
+
+    from .executor import SandboxExecutor, quiet_logger
+    from .proxy import proxy_tools
+
+    allowed = list(agent.allowed_imports)
+    executor = SandboxExecutor(
+        allowed,
+        pool=get_pool(),
+        deadline=deadline,
+        # The child has no network unless a built-in that needs it was picked.
+        network=any(spec.builtin and spec.name in NETWORK_BUILTINS for spec in specs),
+    )
+    instructions = INSTRUCTIONS
+    if agent.metadata.get("instructions"):
+        instructions += "\n\n" + str(agent.metadata["instructions"])
+    code_agent = CodeAgent(
+        tools=proxy_tools(specs),
+        model=model,
+        executor=executor,
+        additional_authorized_imports=allowed,
+        max_steps=settings.AGENT_MAX_STEPS,
+        instructions=instructions,
+        logger=quiet_logger(),
+    )
+    executor.attach(code_agent)
+    return code_agent, executor
+
+
 def execute_turn(run) -> None:
     """Run one claimed turn to its end; every outcome is recorded through services."""
-    from smolagents import CodeAgent
     from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
-
-    from tools_registry.services import tool_specs_for_run
 
     from ..models import Run, RunStep
     from ..services import run_finish, run_step_record
-    from .executor import SandboxExecutor, quiet_logger
-    from .memory import dump_step, load_steps
-    from .providers import ProviderError
-    from .proxy import proxy_tools
+    from .memory import load_steps
 
-    agent = run.agent
-    handle = TurnHandle(
-        run_id=run.pk, deadline=time.monotonic() + settings.AGENT_RUN_TIMEOUT_SECONDS
-    )
+    deadline = time.monotonic() + settings.AGENT_RUN_TIMEOUT_SECONDS
+    handle = TurnHandle(run_id=run.pk, deadline=deadline)
     MONITOR.register(handle)
-    index = 0
-    input_tokens = output_tokens = 0
-    final_output = None
-    final_seen = False
     try:
         try:
-            specs = tool_specs_for_run(names=agent.tools)
-            model = model_for(agent)
-        except ProviderError as exc:
-            run_finish(run=run, status=Run.Status.FAILED, error=f"Model unavailable: {exc}")
+            specs, model = _resolve(run.agent)
+        except CannotRun as exc:
+            run_finish(run=run, status=Run.Status.FAILED, error=str(exc))
             return
-        except Exception as exc:  # Invalid tools, a bad model string saved before a change...
-            detail = getattr(exc, "detail", None) or str(exc)
-            if isinstance(detail, list):
-                detail = " ".join(str(item) for item in detail)
-            run_finish(run=run, status=Run.Status.FAILED, error=f"Cannot run: {detail}")
-            return
-
-        allowed = list(agent.allowed_imports)
-        executor = SandboxExecutor(
-            allowed,
-            pool=get_pool(),
-            deadline=handle.deadline,
-            # The child has no network unless a built-in that needs it was picked.
-            network=any(spec.builtin and spec.name in NETWORK_BUILTINS for spec in specs),
-        )
+        code_agent, executor = _build(run.agent, specs, model, deadline)
         with handle.lock:
-            handle.executor = executor
-        instructions = INSTRUCTIONS
-        if agent.metadata.get("instructions"):
-            instructions += "\n\n" + str(agent.metadata["instructions"])
-        code_agent = CodeAgent(
-            tools=proxy_tools(specs),
-            model=model,
-            executor=executor,
-            additional_authorized_imports=allowed,
-            max_steps=settings.AGENT_MAX_STEPS,
-            instructions=instructions,
-            logger=quiet_logger(),
-        )
-        executor.attach(code_agent)
-        with handle.lock:
-            handle.code_agent = code_agent
+            handle.code_agent, handle.executor = code_agent, executor
         if handle.aborted:  # cancelled while we were building
             return
         code_agent.memory.steps = load_steps(_history(run))
+
+        steps, final_output, failure = [], None, None
         try:
             for event in code_agent.run(run.message, stream=True, reset=False):
                 if isinstance(event, ActionStep | PlanningStep):
-                    index += 1
-                    usage = event.token_usage
-                    step_in = usage.input_tokens if usage else 0
-                    step_out = usage.output_tokens if usage else 0
-                    input_tokens += step_in
-                    output_tokens += step_out
-                    is_final = isinstance(event, ActionStep) and event.is_final_answer
-                    final_seen = final_seen or is_final
-                    if isinstance(event, PlanningStep):
-                        fields = {"kind": RunStep.Kind.PLANNING, "text": _text(event.plan) or ""}
-                    else:
-                        fields = {
-                            "kind": RunStep.Kind.FINAL_ANSWER if is_final else RunStep.Kind.ACTION,
-                            "text": _thought(event.model_output),
-                            "code": _text(event.code_action),
-                            "observation": _text(event.observations),
-                            "error": _text(event.error.message) if event.error else None,
-                        }
-                    duration = event.timing.duration or 0
-                    run_step_record(
-                        run=run,
-                        index=index,
-                        duration_ms=int(duration * 1000),
-                        input_tokens=step_in,
-                        output_tokens=step_out,
-                        memory=dump_step(event),
-                        **fields,
-                    )
+                    fields = _step_fields(event)
+                    steps.append(run_step_record(run=run, index=len(steps) + 1, **fields))
                 elif isinstance(event, FinalAnswerStep):
                     final_output = _output_text(event.output)
         except Exception as exc:
             failure = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        else:
-            failure = None
         if handle.aborted:
             return  # already finalised by whoever aborted it
-        totals = {
-            "output": _text(final_output),
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-        }
-        if time.monotonic() >= handle.deadline:
+
+        if time.monotonic() >= deadline:
             # The executor enforces the same deadline on code actions and may get there
             # a tick before the monitor does.
             status, error = Run.Status.TIMED_OUT, timeout_message()
         elif failure is not None:
             status, error = Run.Status.FAILED, _text(failure)
-        elif final_seen:
+        elif any(step.kind == RunStep.Kind.FINAL_ANSWER for step in steps):
             status, error = Run.Status.SUCCEEDED, None
         else:
             status = Run.Status.FAILED
             error = f"Stopped after {settings.AGENT_MAX_STEPS} steps without a final answer."
-        run_finish(run=run, status=status, error=error, **totals)
+        run_finish(
+            run=run,
+            status=status,
+            error=error,
+            output=_text(final_output),
+            input_tokens=sum(step.input_tokens for step in steps),
+            output_tokens=sum(step.output_tokens for step in steps),
+        )
     finally:
         MONITOR.unregister(run.pk)
-        executor = handle.executor
-        if executor is not None:
+        if handle.executor is not None:
             try:
-                executor.cleanup()
+                handle.executor.cleanup()
             except Exception:
                 logger.debug("sandbox cleanup failed", exc_info=True)
