@@ -11,21 +11,10 @@ Overhead = (b) − (a). Runs on a throwaway SQLite database unless DATABASE_URL 
 """
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from harness import percentile, platform, running_agent
 
 
 def bare_turns(n: int) -> list[float]:
@@ -62,49 +51,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3"),
-        "DEBUG": "1",
-    }
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    with platform() as (env, _workers):
+        from django.test import Client
 
-    from tests.fake_openai import FakeOpenAIServer
+        from accounts.services import token_create
+        from agents.models import Run
 
-    llm = FakeOpenAIServer().start()
-    env.update({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "bench"})
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.test import Client
-
-    from accounts.models import User
-    from accounts.services import token_create
-    from agents import services
-    from agents.models import Run
-    from agents.validation import AgentConfig
-
-    user, _ = User.objects.get_or_create(username=f"bench-{os.getpid()}")
-    _token, raw = token_create(user=user, name="bench")
-    agent = services.agent_create(
-        owner=user, config=AgentConfig(name="Bench", model="openai:two-step")
-    )
-    services.agent_start(agent=agent, by=user)
-    client = Client(headers={"Authorization": f"Bearer {raw}"})
-
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(2)  # let the worker warm its sandbox pool
+        user, agent = running_agent("two-step")
+        _token, raw = token_create(user=user, name="bench")
+        client = Client(headers={"Authorization": f"Bearer {raw}"})
 
         def platform_turn() -> float:
             started = time.perf_counter()
@@ -115,10 +70,7 @@ def main() -> None:
             )
             assert response.status_code == 202, response.content
             run_id = response.json()["id"]
-            while True:
-                run = Run.objects.only("status", "output").get(pk=run_id)
-                if run.is_final:
-                    break
+            while not (run := Run.objects.only("status", "output").get(pk=run_id)).is_final:
                 time.sleep(0.002)
             elapsed = (time.perf_counter() - started) * 1000
             assert run.status == "succeeded" and run.output == "The answer is 42", run.status
@@ -129,14 +81,10 @@ def main() -> None:
         bare = bare_turns(args.turns)
         for _ in range(args.warmup):
             platform_turn()
-        platform = [platform_turn() for _ in range(args.turns)]
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        llm.stop()
+        turns = [platform_turn() for _ in range(args.turns)]
 
     a50, a95 = statistics.median(bare), percentile(bare, 0.95)
-    b50, b95 = statistics.median(platform), percentile(platform, 0.95)
+    b50, b95 = statistics.median(turns), percentile(turns, 0.95)
     print(f"bare      p50={a50:7.1f} ms  p95={a95:7.1f} ms  (in-process CodeAgent.run)")
     print(f"platform  p50={b50:7.1f} ms  p95={b95:7.1f} ms  (API → worker → sandbox → DB)")
     print(f"database  {env['DATABASE_URL'].split('://')[0]}")

@@ -1,0 +1,81 @@
+"""Shared set-up for the agents benchmarks: a throwaway database, the local fake
+OpenAI-compatible server, Django in this process and `manage.py run_worker` processes."""
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextlib.contextmanager
+def platform(*, workers: int = 1, worker_args: tuple[str, ...] = ()):
+    """Yield (env, worker processes) with Django set up on a fresh database."""
+    tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3"),
+        "DEBUG": "1",
+    }
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+
+    from tests.fake_openai import FakeOpenAIServer
+
+    llm = FakeOpenAIServer().start()
+    env.update({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "bench"})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker", *worker_args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    try:
+        time.sleep(2)  # let the workers start their sandbox fork servers
+        yield env, processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+        llm.stop()
+
+
+def running_agent(model: str, name: str = "Bench"):
+    """A user and a started agent on `openai:<model>` (the fake server's scenario)."""
+    from accounts.models import User
+    from agents import services
+    from agents.validation import AgentConfig
+
+    user, _ = User.objects.get_or_create(username=f"bench-{os.getpid()}")
+    agent = services.agent_create(
+        owner=user, config=AgentConfig(name=name, model=f"openai:{model}")
+    )
+    return user, services.agent_start(agent=agent, by=user)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its threads (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
