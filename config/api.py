@@ -9,6 +9,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from agents.api import router as agents_router
+from gamification.api import router as gamification_router
+from marketplace.api import router as marketplace_router
 from tools_registry.api import router as tools_router
 
 from .errors import DomainError
@@ -64,3 +66,5 @@ def server_error(request: HttpRequest, exc: Exception):
 api.add_router("/auth", accounts_router)
 api.add_router("/", tools_router)
 api.add_router("/", agents_router)
+api.add_router("/", gamification_router)
+api.add_router("/", marketplace_router)

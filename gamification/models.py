@@ -1,28 +1,67 @@
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from . import rules
+
+
+class AgentStatsQuerySet(models.QuerySet):
+    def leaderboard(self, *, sort: str, agents) -> "AgentStatsQuerySet":
+        """Stats of `agents` (a queryset) ranked by `sort` (xp, rating, earnings), each row
+        annotated with its `rank`. The rating ranking needs a minimum number of ratings."""
+        order = [
+            F(name[1:]).desc() if name.startswith("-") else F(name).asc()
+            for name in LEADERBOARD_ORDER[sort]
+        ]
+        rows = self.filter(agent__in=agents)
+        if sort == "rating":
+            rows = rows.filter(total_ratings__gte=rules.LEADERBOARD_MIN_RATINGS)
+        return (
+            rows.select_related("agent__owner")
+            .annotate(rank=Window(RowNumber(), order_by=order))
+            .order_by(*LEADERBOARD_ORDER[sort])
+        )
 
 
 class AgentStats(models.Model):
-    """One row per agent: the counters of API.md's AgentStats, updated by services only."""
+    """One row per agent: the counters of API.md's AgentStats, updated by services only,
+    always under this row's lock (see services._locked_stats)."""
 
     agent = models.OneToOneField("agents.Agent", on_delete=models.CASCADE, related_name="stats")
     total_requests = models.PositiveIntegerField(default=0)
     successful_requests = models.PositiveIntegerField(default=0)
     failed_requests = models.PositiveIntegerField(default=0)
     # Sum of the response times of counted runs; the average is derived from it, so
-    # concurrent updates (F expressions) never lose precision or increments.
+    # concurrent updates never lose precision or increments.
     total_response_ms = models.PositiveBigIntegerField(default=0)
     rating = models.FloatField(default=0)
     total_ratings = models.PositiveIntegerField(default=0)
+    five_star_ratings = models.PositiveIntegerField(default=0)
     earnings = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    sales_count = models.PositiveIntegerField(default=0)
+    rentals_count = models.PositiveIntegerField(default=0)
     tasks_completed = models.PositiveIntegerField(default=0)
     level = models.PositiveIntegerField(default=1)
     experience_points = models.PositiveIntegerField(default=0)
+    # Codes of the unlocked achievements in unlock order: a copy of AgentAchievement kept
+    # here so agent lists and the leaderboard need no extra query per page.
+    achievement_codes = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgentStatsQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "agent stats"
+        indexes = [
+            models.Index(fields=["-experience_points"], name="stats_by_xp"),
+            models.Index(fields=["-rating", "-total_ratings"], name="stats_by_rating"),
+            models.Index(fields=["-earnings"], name="stats_by_earnings"),
+        ]
 
     def __str__(self) -> str:
         return f"Stats of {self.agent}"
@@ -39,3 +78,158 @@ class AgentStats(models.Model):
         if not self.total_requests:
             return None
         return self.successful_requests / self.total_requests
+
+    @property
+    def success_percent(self) -> float | None:
+        rate = self.success_rate
+        return None if rate is None else round(rate * 100, 1)
+
+    @property
+    def level_progress(self) -> rules.LevelProgress:
+        return rules.level_progress(self.experience_points)
+
+
+# Ties break on the agent id so pages never shuffle between requests.
+LEADERBOARD_ORDER = {
+    "xp": ("-experience_points", "agent_id"),
+    "rating": ("-rating", "-total_ratings", "agent_id"),
+    "earnings": ("-earnings", "-experience_points", "agent_id"),
+}
+
+
+class Achievement(models.Model):
+    """An achievement's definition. The rules (gamification.rules.ACHIEVEMENTS) are the
+    source; achievements_sync() copies them here so unlocks can point at a row."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300)
+    icon = models.CharField(max_length=8)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rule(self) -> rules.AchievementRule | None:
+        return rules.ACHIEVEMENTS_BY_CODE.get(self.code)
+
+
+class AgentAchievement(models.Model):
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.CASCADE, related_name="achievement_unlocks"
+    )
+    achievement = models.ForeignKey(Achievement, on_delete=models.CASCADE, related_name="unlocks")
+    unlocked_at = models.DateTimeField(default=timezone.now)
+    # The run that unlocked it, so the chat can say so under that run (run_notices).
+    run = models.ForeignKey(
+        "agents.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-unlocked_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "achievement"], name="one_unlock_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent}: {self.achievement}"
+
+
+class ExperienceEvent(models.Model):
+    """XP ledger: every award, with the level before and after. One row per counted run
+    (even at 0 XP), which also makes record_run idempotent."""
+
+    class Kind(models.TextChoices):
+        RUN = "run"
+        RATING = "rating"
+        SALE = "sale"
+        RENTAL = "rental"
+
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.CASCADE, related_name="experience_events"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    run = models.OneToOneField(
+        "agents.Run",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="experience_event",
+    )
+    xp = models.PositiveIntegerField(default=0)
+    level_before = models.PositiveIntegerField(default=1)
+    level_after = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["agent", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.agent} +{self.xp} XP ({self.kind})"
+
+    @property
+    def levelled_up(self) -> bool:
+        return self.level_after > self.level_before
+
+
+class RatingQuerySet(models.QuerySet):
+    def shown(self) -> "RatingQuerySet":
+        """Ratings not hidden by a moderator: the ones listed and averaged."""
+        return self.filter(is_hidden=False)
+
+    def for_agent(self, agent) -> "RatingQuerySet":
+        return self.filter(agent=agent)
+
+
+class Rating(models.Model):
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="ratings")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings"
+    )
+    stars = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(max_length=2000, blank=True)
+    # Moderation: a hidden rating is neither listed nor averaged; the reason is required.
+    is_hidden = models.BooleanField(default=False)
+    hidden_reason = models.CharField(max_length=300, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    # Set once this rater's 5 stars paid XP: re-rating 4 → 5 → 4 → 5 pays only once.
+    five_star_xp_awarded = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RatingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stars__gte=1) & Q(stars__lte=5), name="rating_stars_1_to_5"
+            ),
+            models.UniqueConstraint(fields=["agent", "user"], name="one_rating_per_user"),
+            models.CheckConstraint(
+                condition=Q(is_hidden=False) | ~Q(hidden_reason=""),
+                name="hidden_rating_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["agent", "is_hidden", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.stars}★ for {self.agent} by {self.user}"
+
+    @property
+    def star_glyphs(self) -> str:
+        return "★" * self.stars + "☆" * (5 - self.stars)

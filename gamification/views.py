@@ -1,10 +1,148 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from agents.models import Agent
+
+from . import rules, services
+from .access import get_agent_or_404
+from .forms import LEADERBOARD_SORTS, LeaderboardForm, RatingForm
+from .models import AgentStats
+
+PAGE_SIZE = 25
+PANEL_REGIONS = {"agent-stats", "agent-achievements", "agent-ratings"}  # partials = element ids
+
+
+class HtmxHttpRequest(HttpRequest):
+    # For type hints only: django-htmx's middleware adds .htmx to every request.
+    htmx: HtmxDetails
 
 
 @require_GET
 @login_required
-def leaderboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "gamification/leaderboard.html")
+def leaderboard(request: HtmxHttpRequest) -> HttpResponse:
+    form = LeaderboardForm(request.GET or None)
+    sort = "xp"
+    if form.is_valid() and form.cleaned_data["sort"]:
+        sort = form.cleaned_data["sort"]
+    # The agents this user can see (own, rented, listed): a leaderboard must not reveal
+    # private agents that the agent pages would answer with a 404.
+    rows = AgentStats.objects.leaderboard(sort=sort, agents=Agent.objects.visible_to(request.user))
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "gamification/leaderboard.html"
+    if request.htmx:
+        template += "#leaderboard-results"
+    return render(
+        request,
+        template,
+        {
+            "page": page,
+            "sort": sort,
+            "sorts": LEADERBOARD_SORTS,
+            "min_ratings": rules.LEADERBOARD_MIN_RATINGS,
+        },
+    )
+
+
+@require_GET
+@login_required
+def achievement_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's own agents with every achievement, unlocked or still to get."""
+    stats = list(
+        AgentStats.objects.filter(agent__owner=request.user)
+        .select_related("agent")
+        .order_by("-experience_points", "agent_id")
+    )
+    dates = services.unlock_dates(agent_ids=[s.agent_id for s in stats])
+    boards = [
+        {
+            "stats": s,
+            "agent": s.agent,
+            "level": s.level_progress,
+            "achievements": services.achievement_board(
+                stats=s, unlocked_at=dates.get(s.agent_id, {})
+            ),
+        }
+        for s in stats
+    ]
+    return render(
+        request,
+        "gamification/achievement_list.html",
+        {
+            "boards": boards,
+            "rules": rules.ACHIEVEMENTS,
+            "unlocked": sum(len(s.achievement_codes) for s in stats),
+            "possible": len(stats) * len(rules.ACHIEVEMENTS),
+        },
+    )
+
+
+@require_GET
+@login_required
+def agent_stats(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
+    """The agent's stats panel as a page of its own (the agent and listing pages include
+    the same panel). htmx requests for one region get that region's partial."""
+    agent = get_agent_or_404(request.user, agent_id)
+    template = "gamification/agent_stats.html"
+    if request.htmx and request.htmx.target in PANEL_REGIONS:
+        template = f"gamification/_agent_panel.html#{request.htmx.target}"
+    return render(request, template, _panel(request, agent))
+
+
+@require_POST
+@login_required
+def rating_save(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
+    agent = get_agent_or_404(request.user, agent_id)
+    refusal = services.rating_eligibility(agent=agent, user=request.user)
+    if refusal:
+        raise PermissionDenied(refusal)
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        context = _panel(request, agent, form=form)
+        if request.htmx:
+            # htmx does not swap 4xx responses: the fragment carries the errors instead.
+            return render(request, "gamification/_agent_panel.html#agent-ratings", context)
+        return render(request, "gamification/agent_stats.html", context, status=422)
+    outcome = services.rating_save(
+        agent=agent,
+        user=request.user,
+        stars=form.cleaned_data["stars"],
+        comment=form.cleaned_data["comment"],
+    )
+    agent = get_agent_or_404(request.user, agent_id)  # fresh stats for the response
+    saved = "Rating saved." if outcome.created else "Rating updated."
+    if not request.htmx:
+        messages.success(request, saved)
+        for notice in outcome.notices:
+            messages.info(request, notice)
+        return redirect(_next_url(request, agent))
+    # One response, two regions: the ratings (swapped in place) and the stats summary
+    # (XP and level change with a 5-star rating), sent out of band.
+    context = _panel(request, agent, saved=saved, notices=outcome.notices)
+    return render(request, "gamification/_rating_saved.html", context)
+
+
+def _panel(request: HtmxHttpRequest, agent: Agent, **extra) -> dict:
+    panel = services.agent_panel_context(agent=agent, user=request.user)
+    panel.update(extra)
+    # The rating form returns to the page it sits on (this one, the agent page, a listing).
+    here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
+    if request.htmx and request.htmx.current_url:
+        here = request.htmx.current_url
+    return {"agent": agent, "gamification": panel, "next": here}
+
+
+def _next_url(request: HttpRequest, agent: Agent) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("gamification:agent_stats", args=[agent.pk])

@@ -6,5 +6,9 @@ app_name = "marketplace"
 
 urlpatterns = [
     path("", views.listing_list, name="listing_list"),
+    path("mine/", views.listing_mine, name="listing_mine"),
+    path("<int:pk>/", views.listing_detail, name="listing_detail"),
+    path("<int:pk>/purchase/", views.listing_purchase, name="listing_purchase"),
+    path("<int:pk>/withdraw/", views.listing_withdraw, name="listing_withdraw"),
     path("wallet/", views.wallet_detail, name="wallet_detail"),
 ]

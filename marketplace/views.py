@@ -1,16 +1,263 @@
+import uuid
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from agents.models import Agent
+from config.errors import Conflict, Forbidden, NotFound, PaymentRequired
+
+from . import services
+from .forms import ListingCreateForm, ListingFilterForm, PurchaseForm
+from .models import LedgerEntry, Listing, Rental, Transaction
+
+PAGE_SIZE = 25
+
+
+class HtmxHttpRequest(HttpRequest):
+    # For type hints only: django-htmx's middleware adds .htmx to every request.
+    htmx: HtmxDetails
+
+
+def get_listing_or_404(request: HttpRequest, pk: int, *, seller_only: bool = False) -> Listing:
+    """Active listings are public to signed-in users; closed ones only to their seller and
+    buyers (404 to anyone else). seller_only: 403 to those who may look but not act."""
+    try:
+        listing = services.listing_get_or_404(pk=pk, user=request.user)
+    except NotFound:
+        raise Http404("No such listing.") from None
+    if seller_only and not listing.is_sold_by(request.user):
+        raise PermissionDenied("Only the seller can do this.")
+    return listing
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
 
 
 @require_GET
 @login_required
-def listing_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "marketplace/listing_list.html")
+def listing_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = ListingFilterForm(request.GET or None)
+    listings = Listing.objects.active().for_browsing()
+    sort = "newest"
+    if form.is_valid():
+        data = form.cleaned_data
+        listings = listings.search(data["q"]).price_between(data["min_price"], data["max_price"])
+        if data["type"]:
+            listings = listings.filter(listing_type=data["type"])
+        sort = data["sort"] or sort
+    page = Paginator(listings.sorted_by(sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "marketplace/listing_list.html"
+    if request.htmx:
+        template += "#listing-results"
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "page": page,
+            "query": _query_without_page(request),
+            "filtered": any(value for key, value in request.GET.items() if key != "page"),
+        },
+    )
+
+
+def _detail_context(request: HttpRequest, listing: Listing, **extra) -> dict:
+    from gamification.services import agent_panel_context
+
+    agent = listing.agent
+    user = request.user
+    context = {
+        "listing": listing,
+        "agent": agent,
+        "is_seller": listing.is_sold_by(user),
+        "gamification": agent_panel_context(agent=agent, user=user) if agent else {},
+        "rental_expires_at": services.rental_expiries(user=user).get(listing.agent_id),
+        "owns_agent": agent is not None and agent.is_owned_by(user),
+        **extra,
+    }
+    if extra.get("confirm"):
+        balance = services.wallet_for(user=user).balance
+        context["balance"] = balance
+        context["balance_after"] = balance - listing.price
+        context["purchase_form"] = PurchaseForm(initial={"idempotency_key": uuid.uuid4().hex})
+        if listing.is_rent:
+            context["expires_preview"] = _rental_expiry_preview(listing, context)
+    return context
+
+
+def _rental_expiry_preview(listing: Listing, context: dict):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    # Renting again extends the current rental (see services.listing_purchase).
+    start = context["rental_expires_at"] or timezone.now()
+    return start + timedelta(days=listing.rental_days)
 
 
 @require_GET
 @login_required
-def wallet_detail(request: HttpRequest) -> HttpResponse:
-    return render(request, "marketplace/wallet_detail.html")
+def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    listing = get_listing_or_404(request, pk)
+    confirm = request.GET.get("confirm") == "1" and listing.is_active
+    template = "marketplace/listing_detail.html"
+    if request.htmx and request.htmx.target == "purchase-panel":
+        template += "#purchase-panel"
+    return render(request, template, _detail_context(request, listing, confirm=confirm))
+
+
+@require_POST
+@login_required
+def listing_purchase(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    listing = get_listing_or_404(request, pk)
+    form = PurchaseForm(request.POST)
+    key = form.cleaned_data["idempotency_key"] if form.is_valid() else None
+    template = "marketplace/listing_detail.html"
+    try:
+        txn = services.listing_purchase(listing=listing, buyer=request.user, idempotency_key=key)
+    except (PaymentRequired, Conflict) as exc:
+        listing = Listing.objects.for_browsing().get(pk=listing.pk)
+        status = exc.status
+        if request.htmx:
+            # htmx does not swap 4xx responses; the fragment carries the error instead.
+            template += "#purchase-panel"
+            status = 200
+        context = _detail_context(request, listing, error=exc.detail, error_status=exc.status)
+        return render(request, template, context, status=status)
+    if txn.kind == Transaction.Kind.RENTAL:
+        note = f"You rent {listing.agent_name} until {txn.expires_at:%Y-%m-%d %H:%M} UTC."
+    else:
+        note = f"You bought {listing.agent_name}. It is yours now."
+    messages.success(request, note)
+    if request.htmx:
+        listing = Listing.objects.for_browsing().get(pk=listing.pk)
+        context = _detail_context(request, listing, done=note)
+        return render(request, template + "#purchase-panel", context)
+    return redirect("marketplace:listing_detail", pk=listing.pk)
+
+
+@require_POST
+@login_required
+def listing_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    listing = get_listing_or_404(request, pk, seller_only=True)
+    try:
+        services.listing_withdraw(listing=listing, by=request.user)
+    except (Conflict, Forbidden) as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Withdrew the listing of {listing.agent_name}.")
+    if request.htmx and request.htmx.target == "my-listings":
+        return _render_mine(request, ListingCreateForm(agents=_listable(request)), fragment=True)
+    if request.htmx and request.htmx.target == "purchase-panel":
+        listing = Listing.objects.for_browsing().get(pk=listing.pk)
+        return render(
+            request,
+            "marketplace/listing_detail.html#purchase-panel",
+            _detail_context(request, listing),
+        )
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return redirect(target)
+    return redirect("marketplace:listing_mine")
+
+
+def _listable(request: HttpRequest) -> QuerySet:
+    """The caller's agents that have no active listing."""
+    return (
+        Agent.objects.owned_by(request.user)
+        .exclude(pk__in=services.listed_agent_ids())
+        .order_by("name", "id")
+    )
+
+
+def _render_mine(
+    request: HttpRequest, form: ListingCreateForm, *, status: int = 200, fragment: bool = False
+) -> HttpResponse:
+    listings = Listing.objects.by_seller(request.user).select_related("agent__stats")
+    page = Paginator(listings, PAGE_SIZE).get_page(request.GET.get("page"))
+    sales = (
+        Transaction.objects.filter(listing__seller=request.user)
+        .select_related("buyer", "listing")
+        .order_by("-created_at", "-id")[:50]
+    )
+    template = "marketplace/listing_mine.html"
+    if fragment:
+        template += "#my-listings"
+    return render(
+        request,
+        template,
+        {"form": form, "page": page, "sales": sales, "query": _query_without_page(request)},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def listing_mine(request: HtmxHttpRequest) -> HttpResponse:
+    agents = _listable(request)
+    if request.method == "POST":
+        form = ListingCreateForm(request.POST, agents=agents)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                listing = services.listing_create(
+                    agent=data["agent"],
+                    seller=request.user,
+                    listing_type=data["listing_type"],
+                    price=data["price"],
+                    rental_days=data["rental_days"],
+                )
+            except (Conflict, Forbidden) as exc:
+                form.add_error(None, exc.detail)
+            else:
+                messages.success(request, f"Listed {listing.agent_name} for {listing.price}.")
+                return redirect("marketplace:listing_detail", pk=listing.pk)
+        return _render_mine(request, form, status=422)
+    initial = {}
+    if request.GET.get("agent", "").isdigit():
+        initial["agent"] = int(request.GET["agent"])
+    if request.GET.get("type") in Listing.Type.values:
+        initial["listing_type"] = request.GET["type"]
+    form = ListingCreateForm(agents=agents, initial=initial)
+    fragment = bool(request.htmx and request.htmx.target == "my-listings")
+    return _render_mine(request, form, fragment=fragment)
+
+
+@require_GET
+@login_required
+def wallet_detail(request: HtmxHttpRequest) -> HttpResponse:
+    summary = services.wallet_summary(user=request.user)
+    entries = LedgerEntry.objects.filter(wallet__user=request.user).select_related(
+        "transaction__listing"
+    )
+    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "marketplace/wallet_detail.html"
+    if request.htmx:
+        template += "#ledger-entries"
+    rentals = (
+        Rental.objects.unexpired()
+        .filter(renter=request.user)
+        .select_related("agent")
+        .order_by("expires_at")
+    )
+    return render(
+        request,
+        template,
+        {
+            "summary": summary,
+            "page": page,
+            "rentals": rentals,
+            "query": _query_without_page(request),
+        },
+    )

@@ -104,3 +104,49 @@ class ToolVersionFactory(factory.django.DjangoModelFactory):
     output_type = "string"
     imports = factory.LazyFunction(list)
     kind = "function"
+
+
+# --- marketplace ------------------------------------------------------------------------
+
+
+class ListingFactory(factory.django.DjangoModelFactory):
+    """An active listing of an agent by its owner (straight into the table, as a fixture;
+    tests of the listing rules go through marketplace.services.listing_create)."""
+
+    class Meta:
+        model = "marketplace.Listing"
+
+    agent = factory.SubFactory(AgentFactory)
+    agent_name = factory.SelfAttribute("agent.name")
+    seller = factory.SelfAttribute("agent.owner")
+    listing_type = "sale"
+    price = factory.LazyFunction(lambda: __import__("decimal").Decimal("100.00"))
+    rental_days = factory.LazyAttribute(lambda o: 7 if o.listing_type == "rent" else None)
+    status = "active"
+
+
+# --- gamification -----------------------------------------------------------------------
+
+
+class AgentStatsFactory(factory.django.DjangoModelFactory):
+    """A stats row with given counters, straight into the table (for rankings and pages);
+    real counts go through gamification.services.record_run."""
+
+    class Meta:
+        model = "gamification.AgentStats"
+        django_get_or_create = ("agent",)
+
+    agent = factory.SubFactory(AgentFactory)
+
+
+class RatingFactory(factory.django.DjangoModelFactory):
+    """A rating row as a fixture; gamification.services.rating_save checks eligibility and
+    recomputes the agent's average, this does neither."""
+
+    class Meta:
+        model = "gamification.Rating"
+
+    agent = factory.SubFactory(AgentFactory)
+    user = factory.SubFactory(UserFactory)
+    stars = 4
+    comment = "Does the job."

@@ -1,0 +1,74 @@
+from django.http import HttpRequest
+from ninja import Path, Query, Router, Status
+from ninja.pagination import paginate
+
+from agents.models import Agent
+from agents.schemas import AgentStatsOut
+from config.errors import NotFound
+from config.schemas import ErrorOut
+
+from . import services
+from .access import rateable_agent
+from .models import AgentStats, Rating
+from .schemas import LeaderboardEntryOut, LeaderboardFilter, RatingIn, RatingOut
+
+router = Router(tags=["stats, ratings, leaderboard"])
+
+ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422), ErrorOut)
+# Ids beyond a 64-bit integer are a 422, not a database overflow.
+AgentId = Path(..., ge=1, le=2**63 - 1)
+
+
+def _agent(request: HttpRequest, agent_id: int) -> Agent:
+    """404 to strangers; visible agents and agents the caller ran before are found."""
+    agent = rateable_agent(request.auth, agent_id)
+    if agent is None:
+        raise NotFound("Not found.")
+    return agent
+
+
+@router.get(
+    "/agents/{agent_id}/stats",
+    response={200: AgentStatsOut, **ERRORS},
+    summary="An agent's stats, level and achievements",
+)
+def agent_stats(request: HttpRequest, agent_id: int = AgentId):
+    return services.stats_payload(agent=_agent(request, agent_id))
+
+
+@router.get(
+    "/agents/{agent_id}/ratings",
+    response={200: list[RatingOut], **ERRORS},
+    summary="An agent's ratings, newest first",
+)
+@paginate
+def rating_list(request: HttpRequest, agent_id: int = AgentId):
+    agent = _agent(request, agent_id)
+    return Rating.objects.shown().for_agent(agent).select_related("user")
+
+
+@router.post(
+    "/agents/{agent_id}/ratings",
+    response={200: RatingOut, 201: RatingOut, **ERRORS},
+    summary="Rate an agent you ran (again: updates your rating)",
+)
+def rating_save(request: HttpRequest, payload: RatingIn, agent_id: int = AgentId):
+    outcome = services.rating_save(
+        agent=_agent(request, agent_id),
+        user=request.auth,
+        stars=payload.stars,
+        comment=payload.comment,
+    )
+    return Status(201 if outcome.created else 200, outcome.rating)
+
+
+@router.get(
+    "/leaderboard",
+    response=list[LeaderboardEntryOut],
+    summary="Agents you can see, ranked by experience (sort=rating|earnings too)",
+)
+@paginate
+def leaderboard(request: HttpRequest, filters: Query[LeaderboardFilter]):
+    return AgentStats.objects.leaderboard(
+        sort=filters.sort, agents=Agent.objects.visible_to(request.auth)
+    )

@@ -1,0 +1,112 @@
+from django.http import HttpRequest
+from ninja import Query, Router, Status
+from ninja.pagination import paginate
+
+from agents.models import Agent
+from config.errors import Forbidden, NotFound
+from config.schemas import ErrorOut
+
+from . import services
+from .models import LedgerEntry, Listing
+from .schemas import (
+    LedgerEntryOut,
+    ListingFilter,
+    ListingIn,
+    ListingOut,
+    PurchaseIn,
+    PurchaseOut,
+    WalletOut,
+)
+
+router = Router(tags=["marketplace"])
+
+ERRORS = dict.fromkeys((400, 401, 402, 403, 404, 409, 422), ErrorOut)
+
+
+def _listing(request: HttpRequest, listing_id: int) -> Listing:
+    """404 unless the listing is active or the caller is its seller or one of its buyers."""
+    return services.listing_get_or_404(pk=listing_id, user=request.auth)
+
+
+def _purchase_out(txn) -> dict:
+    return {
+        "transaction_id": txn.pk,
+        "listing_id": txn.listing_id,
+        "kind": txn.kind,
+        "amount": f"{txn.amount:.2f}",
+        "expires_at": txn.expires_at,
+    }
+
+
+@router.get("/marketplace", response=list[ListingOut], summary="Active listings")
+@paginate
+def listing_list(request: HttpRequest, filters: Query[ListingFilter]):
+    listings = Listing.objects.active().for_browsing().search(filters.q)
+    if filters.type:
+        listings = listings.filter(listing_type=filters.type)
+    return listings.price_between(filters.min_price, filters.max_price).sorted_by(filters.sort)
+
+
+@router.post("/marketplace", response={201: ListingOut, **ERRORS}, summary="List your agent")
+def listing_create(request: HttpRequest, payload: ListingIn):
+    # Visible agents only: someone else's unlisted agent is a 404, a listed one a 403.
+    agent = Agent.objects.visible_to(request.auth).filter(pk=payload.agent_id).first()
+    if agent is None:
+        raise NotFound("Agent not found.")
+    listing = services.listing_create(
+        agent=agent,
+        seller=request.auth,
+        listing_type=payload.listing_type,
+        price=payload.price,
+        rental_days=payload.rental_days,
+    )
+    return Status(201, Listing.objects.for_browsing().get(pk=listing.pk))
+
+
+@router.get("/marketplace/{listing_id}", response={200: ListingOut, **ERRORS}, summary="A listing")
+def listing_detail(request: HttpRequest, listing_id: int):
+    return _listing(request, listing_id)
+
+
+@router.delete("/marketplace/{listing_id}", response={204: None, **ERRORS}, summary="Withdraw")
+def listing_withdraw(request: HttpRequest, listing_id: int):
+    listing = _listing(request, listing_id)
+    if not listing.is_sold_by(request.auth):
+        raise Forbidden("Only the seller can withdraw this listing.")
+    services.listing_withdraw(listing=listing, by=request.auth)
+    return Status(204, None)
+
+
+@router.post(
+    "/marketplace/{listing_id}/purchase",
+    response={201: PurchaseOut, **ERRORS},
+    summary="Buy or rent a listing",
+)
+def listing_purchase(request: HttpRequest, listing_id: int, payload: PurchaseIn):
+    # Any existing listing: buying a closed one is a 409 (API.md), not a 404.
+    listing = Listing.objects.filter(pk=listing_id).first()
+    if listing is None:
+        raise NotFound("Listing not found.")
+    txn = services.listing_purchase(
+        listing=listing, buyer=request.auth, idempotency_key=payload.idempotency_key
+    )
+    return Status(201, _purchase_out(txn))
+
+
+@router.get("/wallet", response=WalletOut, summary="Your balance, earnings and spending")
+def wallet_detail(request: HttpRequest):
+    summary = services.wallet_summary(user=request.auth)
+    return {
+        "balance": f"{summary.balance:.2f}",
+        "earned": f"{summary.earned:.2f}",
+        "spent": f"{summary.spent:.2f}",
+    }
+
+
+@router.get(
+    "/wallet/transactions", response=list[LedgerEntryOut], summary="Your wallet's ledger entries"
+)
+@paginate
+def wallet_transactions(request: HttpRequest):
+    wallet = services.wallet_for(user=request.auth)
+    return LedgerEntry.objects.filter(wallet=wallet)

@@ -1,0 +1,93 @@
+from decimal import Decimal
+
+from django import forms
+
+from .models import MAX_PRICE, Listing
+
+SORT_CHOICES = [
+    ("newest", "Newest first"),
+    ("price", "Price: low to high"),
+    ("-price", "Price: high to low"),
+    ("-rating", "Rating: best first"),
+    ("rating", "Rating: worst first"),
+    ("-level", "Level: highest first"),
+    ("level", "Level: lowest first"),
+]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; such input is noise, not a search.
+    return value.replace("\x00", "")
+
+
+class ListingFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "name or description"}),
+    )
+    type = forms.ChoiceField(
+        required=False,
+        choices=[("", "Sale and rent"), ("sale", "For sale"), ("rent", "For rent")],
+        label="Type",
+    )
+    min_price = forms.DecimalField(
+        required=False, min_value=0, max_value=MAX_PRICE, decimal_places=2, label="Min price"
+    )
+    max_price = forms.DecimalField(
+        required=False, min_value=0, max_value=MAX_PRICE, decimal_places=2, label="Max price"
+    )
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES, label="Sort")
+
+    def clean_q(self) -> str:
+        return _no_nul(self.cleaned_data["q"])
+
+
+class ListingCreateForm(forms.Form):
+    agent = forms.ModelChoiceField(queryset=None, label="Agent", empty_label="Pick an agent")
+    listing_type = forms.ChoiceField(
+        choices=[
+            ("sale", "Sell (ownership moves to the buyer)"),
+            ("rent", "Rent (time-limited use)"),
+        ],
+        label="Listing type",
+        widget=forms.RadioSelect,
+        initial="sale",
+    )
+    price = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=MAX_PRICE,
+        max_digits=12,
+        decimal_places=2,
+        label="Price in credits",
+        help_text="For a rental, the price of one rental period.",
+    )
+    rental_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=365,
+        label="Rental days",
+        help_text="Rent listings only: how long one rental lasts (1–365 days).",
+    )
+
+    def __init__(self, *args, agents, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agent"].queryset = agents
+
+    def clean(self):
+        data = super().clean()
+        if data.get("listing_type") == Listing.Type.RENT:
+            if not data.get("rental_days"):
+                self.add_error("rental_days", "How many days does one rental last?")
+        else:
+            data["rental_days"] = None
+        return data
+
+
+class PurchaseForm(forms.Form):
+    # Generated when the confirmation is shown: a double submit pays once.
+    idempotency_key = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    def clean_idempotency_key(self) -> str | None:
+        return _no_nul(self.cleaned_data["idempotency_key"]) or None

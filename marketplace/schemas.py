@@ -1,0 +1,101 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from ninja import Schema
+from pydantic import Field, field_validator
+
+from agents.schemas import AgentStatsOut
+
+from .models import MAX_PRICE
+
+# PostgreSQL text cannot hold NUL characters: refuse them as bad input (422), not a 500.
+NO_NUL = r"^[^\x00]*$"
+SORTS = Literal["newest", "oldest", "price", "-price", "rating", "-rating", "level", "-level"]
+
+
+class ListingAgentOut(Schema):
+    id: int
+    name: str
+    description: str
+    tools: list[str]
+    model: str
+    stats: AgentStatsOut
+
+    @staticmethod
+    def resolve_stats(agent) -> dict:
+        from gamification.services import stats_payload
+
+        return stats_payload(agent=agent)
+
+
+class ListingOut(Schema):
+    id: int
+    # null only for the history of an agent deleted after it was sold
+    agent: ListingAgentOut | None
+    listing_type: Literal["sale", "rent"]
+    price: str
+    rental_days: int | None
+    seller: str | None
+    status: Literal["active", "sold", "withdrawn"]
+    created_at: datetime
+
+    @staticmethod
+    def resolve_price(listing) -> str:
+        return f"{listing.price:.2f}"
+
+    @staticmethod
+    def resolve_seller(listing) -> str | None:
+        return listing.seller.username if listing.seller_id else None
+
+
+class ListingIn(Schema):
+    agent_id: int = Field(ge=1, le=2**63 - 1)
+    listing_type: Literal["sale", "rent"]
+    # Strings ("12.50") or JSON numbers; more than 2 places is a 422, never rounded.
+    price: Decimal = Field(gt=0, le=MAX_PRICE, max_digits=12, decimal_places=2)
+    rental_days: int | None = Field(None, ge=1, le=365)
+
+
+class ListingFilter(Schema):
+    type: Literal["sale", "rent"] | None = None
+    q: str = Field("", max_length=200, pattern=NO_NUL)
+    min_price: Decimal | None = Field(None, ge=0, le=MAX_PRICE)
+    max_price: Decimal | None = Field(None, ge=0, le=MAX_PRICE)
+    sort: SORTS = "newest"
+
+
+class PurchaseIn(Schema):
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+
+
+class PurchaseOut(Schema):
+    transaction_id: int
+    listing_id: int
+    kind: Literal["purchase", "rental"]
+    amount: str
+    expires_at: datetime | None
+
+
+class WalletOut(Schema):
+    balance: str
+    earned: str
+    spent: str
+
+
+class LedgerEntryOut(Schema):
+    id: int
+    kind: str
+    amount: str
+    transaction_id: int | None
+    note: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_amount(entry) -> str:
+        return f"{entry.amount:.2f}"
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _note(cls, value):
+        return value or ""
