@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,13 @@ class Monitor:
                     close_old_connections()
                 except Exception:  # the database is away; try again next tick
                     logger.debug("closing connections failed", exc_info=True)
+            with self.lock:
+                if not self.handles and not self.reaping:
+                    # Nothing to watch: end the thread and its connection; the next
+                    # register() starts a new one.
+                    self.thread = None
+                    connection.close()
+                    return
 
     def _tick(self, last_beat: float, last_reap: float) -> tuple[float, float]:
         from ..models import Run

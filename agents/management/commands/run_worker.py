@@ -90,6 +90,7 @@ class ConcurrentWorker(Worker):
             threads.submit(self._run_in_thread, task_result)
         MONITOR.reaping = False
         threads.shutdown(wait=True)
+        connection.close()
 
     def _run_in_thread(self, task_result: DBTaskResult) -> None:
         try:
