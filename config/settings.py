@@ -110,7 +110,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file, not memory: the task worker runs in other threads and processes.
     DATABASES["default"]["TEST"] = {
-        "NAME": env("SQLITE_TEST_NAME", str(BASE_DIR / "test-artifacts" / "test-db.sqlite3"))
+        "NAME": env("SQLITE_TEST_NAME") or str(BASE_DIR / "test-artifacts" / "test-db.sqlite3")
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
