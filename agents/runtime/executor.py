@@ -31,7 +31,7 @@ from smolagents.remote_executors import RemotePythonExecutor
 from smolagents.utils import AgentError
 
 from .proxy import SandboxProxyTool
-from .sandbox import Sandbox, SandboxError, SandboxLimits, SandboxPool
+from .sandbox import Sandbox, SandboxError, SandboxLimits, SandboxPool, start_sandbox
 
 
 def quiet_logger() -> AgentLogger:
@@ -88,13 +88,7 @@ class SandboxExecutor(RemotePythonExecutor):
     def _acquire(self) -> Sandbox:
         if self.pool is not None:
             return self.pool.acquire()
-        sandbox = Sandbox(self.limits)
-        try:
-            sandbox.wait_ready()
-        except BaseException:
-            sandbox.close()
-            raise
-        return sandbox
+        return start_sandbox(self.limits)
 
     def _error(self, message: str) -> AgentError:
         return AgentError(message, self.logger)

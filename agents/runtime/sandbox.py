@@ -566,6 +566,17 @@ class Sandbox:
             self._buf += chunk
 
 
+def start_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
+    """A new child, ready to serve (closed again if it fails to come up)."""
+    sandbox = Sandbox(limits)
+    try:
+        sandbox.wait_ready()
+    except BaseException:
+        sandbox.close()
+        raise
+    return sandbox
+
+
 class SandboxPool:
     """Keeps ``size`` warm children (smolagents imported, limits applied), refilled by a
     background thread. ``acquire()`` hands out a child for one run (the caller closes it);
@@ -595,13 +606,7 @@ class SandboxPool:
                     return sandbox
                 sandbox.close()
             self.cold_starts += 1
-        sandbox = Sandbox(self.limits)
-        try:
-            sandbox.wait_ready()
-        except BaseException:
-            sandbox.close()
-            raise
-        return sandbox
+        return start_sandbox(self.limits)
 
     def ready_count(self) -> int:
         with self._cond:
