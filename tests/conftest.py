@@ -1,8 +1,17 @@
 import socket
+from pathlib import Path
 
 import pytest
 
 from tests.factories import UserFactory
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def pytest_configure(config):
+    # The SQLite test database and the screenshots live here; a fresh clone lacks it.
+    ARTIFACTS.mkdir(exist_ok=True)
+
 
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost", "0.0.0.0"}
 _real_connect = socket.socket.connect
