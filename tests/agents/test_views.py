@@ -1,5 +1,7 @@
 """Agents pages: the access triad (owner, renter, stranger) and the htmx pair per view."""
 
+from decimal import Decimal
+
 import pytest
 
 from agents.models import Agent, Run
@@ -14,19 +16,25 @@ def agent(user):
 
 
 @pytest.fixture
-def renter(agent, monkeypatch):
-    """A user holding an unexpired rental of `agent` (as the marketplace reports it)."""
+def renter(agent, user):
+    """A user holding an unexpired rental of `agent`; the listing is withdrawn after the
+    rental, so the agent is not visible to everyone."""
+    from marketplace.services import listing_create, listing_purchase, listing_withdraw
+
     renter = UserFactory()
-    monkeypatch.setattr(
-        "marketplace.services.rented_agent_ids",
-        lambda *, user: [agent.pk] if user.pk == renter.pk else [],
+    listing = listing_create(
+        agent=agent, seller=user, listing_type="rent", price=Decimal("5.00"), rental_days=7
     )
+    listing_purchase(listing=listing, buyer=renter)
+    listing_withdraw(listing=listing, by=user)
     return renter
 
 
 @pytest.fixture
-def listed(agent, monkeypatch):
-    monkeypatch.setattr("marketplace.services.listed_agent_ids", lambda: [agent.pk])
+def listed(agent, user):
+    from marketplace.services import listing_create
+
+    listing_create(agent=agent, seller=user, listing_type="sale", price=Decimal("50.00"))
     return agent
 
 
@@ -55,7 +63,7 @@ def test_dashboard_lists_own_and_rented_agents_not_others(client, user, agent, r
 
     renter_page = login(client, renter).get("/dashboard/")
     assert b"Helper" in renter_page.content
-    assert b"rented" in renter_page.content
+    assert b"rented" in renter_page.content and b"until" in renter_page.content
     assert b"/stop/" not in renter_page.content  # renters cannot stop it
 
 
@@ -256,17 +264,13 @@ def test_delete_confirms_then_deletes(user_client, agent):
     assert not Agent.objects.filter(pk=agent.pk).exists()
 
 
-def test_delete_blocked_by_rentals_says_why(user_client, agent, monkeypatch):
-    monkeypatch.setattr(
-        "marketplace.services.agent_delete_blockers",
-        lambda *, agent: ["bob rents it until 2026-12-01."],
-    )
-
+def test_delete_blocked_by_rentals_says_why(user_client, agent, renter):
     confirm = user_client.get(f"/dashboard/agents/{agent.pk}/delete/")
     refused = user_client.post(f"/dashboard/agents/{agent.pk}/delete/", follow=True)
 
-    assert b"bob rents it" in confirm.content and b"Delete agent" not in confirm.content
-    assert b"bob rents it" in refused.content
+    assert b"1 user(s) rent this agent until" in confirm.content
+    assert b"Delete agent" not in confirm.content
+    assert b"1 user(s) rent this agent until" in refused.content
     assert Agent.objects.filter(pk=agent.pk).exists()
 
 
