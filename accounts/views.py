@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -48,15 +49,18 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if signup_blocked(request):
             messages.error(request, "Too many sign-ups from your address. Try again later.")
-            return render(request, "accounts/signup.html", {"form": form}, status=429)
+            return render(request, "accounts/signup.html", _signup_context(form), status=429)
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to Agentbay, {user.username}.")
             return redirect("agents:dashboard")
-    return render(
-        request, "accounts/signup.html", {"form": form}, status=422 if form.errors else 200
-    )
+    status = 422 if form.errors else 200
+    return render(request, "accounts/signup.html", _signup_context(form), status=status)
+
+
+def _signup_context(form: SignupForm) -> dict:
+    return {"form": form, "signup_credits": settings.SIGNUP_CREDITS}
 
 
 NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
