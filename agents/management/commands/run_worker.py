@@ -30,7 +30,8 @@ class ConcurrentWorker(Worker):
     def __init__(self, *, concurrency: int, **kwargs):
         super().__init__(**kwargs)
         self.concurrency = concurrency
-        self.slots = threading.BoundedSemaphore(concurrency)
+        self.busy = 0  # turns executing now
+        self.idle = threading.Condition()
 
     def shutdown(self, signum, frame) -> None:
         if not self.running:
@@ -41,20 +42,22 @@ class ConcurrentWorker(Worker):
         )
         self.running = False
 
-    def claim(self) -> DBTaskResult | None:
+    def claim(self, limit: int) -> list[DBTaskResult]:
+        """Claim up to `limit` ready tasks in one transaction: a burst of turns is picked up
+        in one round trip instead of one poll per turn."""
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not self.process_all_queues:
             tasks = tasks.filter(queue_name__in=self.queue_names)
         with exclusive_transaction(tasks.db):
             try:
-                task_result = tasks.get_locked()
+                claimed = list(tasks.select_for_update(skip_locked=True)[:limit])
             except OperationalError as exc:
                 if is_locked_database_exception(exc):
-                    return None
+                    return []
                 raise
-            if task_result is not None:
+            for task_result in claimed:
                 task_result.claim(self.worker_id)
-            return task_result
+            return claimed
 
     def run(self) -> None:
         from agents.runtime.engine import MONITOR, get_pool
@@ -73,21 +76,24 @@ class ConcurrentWorker(Worker):
         )
         threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="turn")
         while self.running:
-            if not self.slots.acquire(timeout=self.interval):
-                continue  # every thread busy
+            with self.idle:
+                if self.busy >= self.concurrency:
+                    self.idle.wait(self.interval)  # every thread busy
+                    continue
+                free = self.concurrency - self.busy
             close_old_connections()
             try:
-                task_result = self.claim()
+                claimed = self.claim(free)
             except Exception:
-                self.slots.release()
-                logger.exception("Claiming a task failed; retrying")
+                logger.exception("Claiming tasks failed; retrying")
+                claimed = []
+            if not claimed:
                 time.sleep(self.interval)
                 continue
-            if task_result is None:
-                self.slots.release()
-                time.sleep(self.interval)
-                continue
-            threads.submit(self._run_in_thread, task_result)
+            with self.idle:
+                self.busy += len(claimed)
+            for task_result in claimed:
+                threads.submit(self._run_in_thread, task_result)
         MONITOR.reaping = False
         threads.shutdown(wait=True)
         connection.close()
@@ -97,7 +103,9 @@ class ConcurrentWorker(Worker):
             self.run_task(task_result)
         finally:
             connection.close()
-            self.slots.release()
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify()
 
 
 class Command(BaseCommand):
