@@ -13,7 +13,7 @@ import pytest
 
 from agents import services
 from agents.models import Run
-from agents.runtime.sandbox import SandboxLimits, SandboxPool
+from agents.runtime.sandbox import PROJECT_DIR, SandboxLimits, SandboxPool
 from agents.validation import AgentConfig
 from tests.agents.abuse_corpus import CANARY_ENV, PAYLOADS, code_block, vm_rss_kib
 from tests.agents.conftest import wait_final
@@ -48,7 +48,7 @@ def run_payload(payload: dict, fake_llm, owner) -> Run:
     if payload["where"] == "model_code":
         fake_llm.scripts[model] = [code_block(payload["code"]), FINISH]
     else:
-        source = payload["code"].replace("%r", repr("/work"))
+        source = payload["code"].replace("%r", repr(PROJECT_DIR))
         ToolFactory(name="evil", owner=owner, version__code=source, inputs={}, output_type="any")
         tools = ["evil"]
         fake_llm.scripts[model] = [code_block("result = evil()\nprint(result)"), FINISH]
@@ -78,9 +78,14 @@ def test_payload_is_contained_on_the_real_run_path(
     started = time.monotonic()
 
     run = run_payload(payload, fake_llm, owner)
+    elapsed = time.monotonic() - started
 
+    # Shown with `pytest -s`: the outcome table for the closing note of a change.
+    first = run.steps.order_by("index").first()
+    outcome = (first and (first.error or first.observation)) or run.error or ""
+    print(f"\nabuse {payload['id']:<22} {run.status:<9} {elapsed:5.2f}s {outcome!r}"[:150])
     assert run.is_final
-    assert time.monotonic() - started < BOUND_SECONDS
+    assert elapsed < BOUND_SECONDS
     assert canary not in run_texts(run)
     for request in fake_llm.requests:  # nor did it reach the model
         assert canary not in str(request)
