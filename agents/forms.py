@@ -81,14 +81,8 @@ class AgentForm(forms.Form):
 
     @classmethod
     def initial_for(cls, agent) -> dict:
-        return {
-            "name": agent.name,
-            "description": agent.description,
-            "tools": agent.tools,
-            "model": agent.model,
-            "allowed_imports": agent.allowed_imports,
-            "metadata": json.dumps(agent.metadata, indent=2),
-        }
+        initial = vars(AgentConfig.from_agent(agent))
+        return {**initial, "metadata": json.dumps(agent.metadata, indent=2)}
 
 
 class ChatForm(forms.Form):

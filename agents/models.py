@@ -22,9 +22,6 @@ class AgentQuerySet(models.QuerySet):
             Q(owner=user) | Q(pk__in=rented_agent_ids(user=user)) | Q(pk__in=listed_agent_ids())
         )
 
-    def running(self) -> "AgentQuerySet":
-        return self.filter(state=Agent.State.RUNNING)
-
 
 class Agent(models.Model):
     class State(models.TextChoices):
@@ -58,10 +55,6 @@ class Agent(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_running(self) -> bool:
-        return self.state == self.State.RUNNING
 
     def is_owned_by(self, user) -> bool:
         return user.is_authenticated and self.owner_id == user.pk

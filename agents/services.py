@@ -15,13 +15,10 @@ from .validation import AgentConfig, config_errors, config_summary, validate_con
 logger = logging.getLogger(__name__)
 
 
-def _log(agent: Agent, actor, verb: str, detail: str = "") -> AgentActivity:
-    return AgentActivity.objects.create(agent=agent, actor=actor, verb=verb, detail=detail[:2000])
-
-
 def activity_log(*, agent: Agent, actor, verb: str, detail: str = "") -> AgentActivity:
-    """Record an event in the agent's feed (for other apps: listed, sold, rented...)."""
-    return _log(agent, actor, verb, detail)
+    """Record an event in the agent's feed (created, started... and, from the marketplace,
+    listed, sold, rented)."""
+    return AgentActivity.objects.create(agent=agent, actor=actor, verb=verb, detail=detail[:2000])
 
 
 # --- lifecycle -------------------------------------------------------------------------
@@ -42,7 +39,9 @@ def agent_create(*, owner, config: AgentConfig) -> Agent:
         metadata=config.metadata,
     )
     agent_stats_create(agent=agent)
-    _log(agent, owner, AgentActivity.Verb.CREATED, f"Model {agent.model}")
+    activity_log(
+        agent=agent, actor=owner, verb=AgentActivity.Verb.CREATED, detail=f"Model {agent.model}"
+    )
     return agent
 
 
@@ -51,11 +50,7 @@ def agent_update(*, agent: Agent, by, config: AgentConfig) -> Agent:
     """Save a new configuration. A running agent keeps running; the next turn uses it."""
     config = validate_config(config)
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
-    changed = [
-        name
-        for name in ("name", "description", "tools", "model", "allowed_imports", "metadata")
-        if getattr(agent, name) != getattr(config, name)
-    ]
+    changed = [name for name in config.FIELDS if getattr(agent, name) != getattr(config, name)]
     for name in changed:
         setattr(agent, name, getattr(config, name))
     if agent.state == Agent.State.ERROR:
@@ -63,7 +58,8 @@ def agent_update(*, agent: Agent, by, config: AgentConfig) -> Agent:
         agent.state, agent.state_reason = Agent.State.STOPPED, ""
     agent.save()
     if changed:
-        _log(agent, by, AgentActivity.Verb.UPDATED, "Changed " + ", ".join(changed))
+        detail = "Changed " + ", ".join(changed)
+        activity_log(agent=agent, actor=by, verb=AgentActivity.Verb.UPDATED, detail=detail)
     return agent
 
 
@@ -74,15 +70,7 @@ def agent_start(*, agent: Agent, by) -> Agent:
     taken off the allowlist) puts the agent in `error` with the reason, then raises
     Conflict. The error state is committed before raising.
     """
-    config = AgentConfig(
-        name=agent.name,
-        description=agent.description,
-        tools=agent.tools,
-        model=agent.model,
-        allowed_imports=agent.allowed_imports,
-        metadata=agent.metadata,
-    )
-    errors = config_errors(config)
+    errors = config_errors(AgentConfig.from_agent(agent))
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=agent.pk)
         if errors:
@@ -90,11 +78,11 @@ def agent_start(*, agent: Agent, by) -> Agent:
             if agent.state != Agent.State.ERROR or agent.state_reason != reason:
                 agent.state, agent.state_reason = Agent.State.ERROR, reason
                 agent.save(update_fields=["state", "state_reason", "updated_at"])
-                _log(agent, by, AgentActivity.Verb.ERROR, reason)
+                activity_log(agent=agent, actor=by, verb=AgentActivity.Verb.ERROR, detail=reason)
         elif agent.state != Agent.State.RUNNING:
             agent.state, agent.state_reason = Agent.State.RUNNING, ""
             agent.save(update_fields=["state", "state_reason", "updated_at"])
-            _log(agent, by, AgentActivity.Verb.STARTED)
+            activity_log(agent=agent, actor=by, verb=AgentActivity.Verb.STARTED)
     if errors:
         raise Conflict(agent.state_reason)
     return agent
@@ -110,11 +98,11 @@ def agent_stop(*, agent: Agent, by) -> Agent:
     if agent.state != Agent.State.STOPPED:
         agent.state, agent.state_reason = Agent.State.STOPPED, ""
         agent.save(update_fields=["state", "state_reason", "updated_at"])
-        _log(
-            agent,
-            by,
-            AgentActivity.Verb.STOPPED,
-            f"{cancelled} run(s) cancelled" if cancelled else "",
+        activity_log(
+            agent=agent,
+            actor=by,
+            verb=AgentActivity.Verb.STOPPED,
+            detail=f"{cancelled} run(s) cancelled" if cancelled else "",
         )
     return agent
 
@@ -288,5 +276,10 @@ def agent_transfer(*, agent: Agent, to_user, by=None) -> Agent:
     previous = agent.owner
     agent.owner = to_user
     agent.save(update_fields=["owner", "updated_at"])
-    _log(agent, by or to_user, AgentActivity.Verb.SOLD, f"Sold by {previous} to {to_user}")
+    activity_log(
+        agent=agent,
+        actor=by or to_user,
+        verb=AgentActivity.Verb.SOLD,
+        detail=f"Sold by {previous} to {to_user}",
+    )
     return agent

@@ -22,6 +22,12 @@ class AgentConfig:
     allowed_imports: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
 
+    FIELDS = ("name", "description", "tools", "model", "allowed_imports", "metadata")
+
+    @classmethod
+    def from_agent(cls, agent) -> "AgentConfig":
+        return cls(**{name: getattr(agent, name) for name in cls.FIELDS})
+
 
 def config_errors(config: AgentConfig) -> dict[str, list[str]]:
     """Field name → messages. Empty when the configuration can run."""

@@ -9,19 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
 from config.errors import DomainError
+from config.htmx import HtmxHttpRequest
 
 from . import services
 from .forms import AgentForm, ChatForm
 from .models import Agent, Conversation, Run
 
 PAGE_SIZE = 50
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails  # added by django-htmx's middleware
 
 
 def get_agent(request: HttpRequest, pk: int, *, owner: bool = False, use: bool = False) -> Agent:

@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from agents.models import Agent
+from config.htmx import HtmxHttpRequest
 
 from . import rules, services
 from .access import get_agent_or_404
@@ -18,11 +18,6 @@ from .models import AgentStats
 
 PAGE_SIZE = 25
 PANEL_REGIONS = {"agent-stats", "agent-achievements", "agent-ratings"}  # partials = element ids
-
-
-class HtmxHttpRequest(HttpRequest):
-    # For type hints only: django-htmx's middleware adds .htmx to every request.
-    htmx: HtmxDetails
 
 
 @require_GET

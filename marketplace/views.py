@@ -9,21 +9,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from agents.models import Agent
 from config.errors import Conflict, Forbidden, NotFound, PaymentRequired
+from config.htmx import HtmxHttpRequest
 
 from . import services
 from .forms import ListingCreateForm, ListingFilterForm, PurchaseForm
 from .models import LedgerEntry, Listing, Rental, Transaction
 
 PAGE_SIZE = 25
-
-
-class HtmxHttpRequest(HttpRequest):
-    # For type hints only: django-htmx's middleware adds .htmx to every request.
-    htmx: HtmxDetails
 
 
 def get_listing_or_404(request: HttpRequest, pk: int, *, seller_only: bool = False) -> Listing:

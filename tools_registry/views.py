@@ -1,12 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.middleware import HtmxDetails
 
 from config.errors import Conflict, Invalid
+from config.htmx import HtmxHttpRequest
 
 from .forms import EXAMPLE, ToolFilterForm, ToolRegisterForm
 from .models import Tool, ToolVersion
@@ -15,11 +15,6 @@ from .services import allowed_modules, tool_check
 from .services import tool_register as register_tool
 
 PAGE_SIZE = 25
-
-
-class HtmxHttpRequest(HttpRequest):
-    # For type hints only: django-htmx's middleware adds .htmx to every request.
-    htmx: HtmxDetails
 
 
 def get_tool_or_404(name: str) -> Tool:
