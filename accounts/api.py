@@ -2,8 +2,8 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from config.errors import RateLimited
-from config.schemas import ErrorOut
+from core.errors import RateLimited
+from core.schemas import ErrorOut
 
 from .ratelimit import auth_blocked, auth_failed
 from .schemas import MeOut, TokenIn, TokenOut

@@ -3,12 +3,10 @@ import time
 from django.conf import settings
 from django.db.models import Count
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from config.errors import Forbidden
-from config.schemas import ErrorOut
+from core.schemas import ErrorOut
 
 from . import services
 from .models import Agent, Run
@@ -32,16 +30,10 @@ def _agents():
     return Agent.objects.select_related("owner", "stats")
 
 
-def _visible_agent(request: HttpRequest, agent_id: int) -> Agent:
-    """404 to strangers: the agent exists for them only if owned, rented or listed."""
-    return get_object_or_404(_agents().visible_to(request.auth), pk=agent_id)
-
-
-def _owned_agent(request: HttpRequest, agent_id: int) -> Agent:
-    agent = _visible_agent(request, agent_id)
-    if not agent.is_owned_by(request.auth):
-        raise Forbidden("Only the agent's owner can do this.")
-    return agent
+def _agent(request: HttpRequest, agent_id: int, *, need: str = "see") -> Agent:
+    """The agent through its access rule (Agent.objects.get_for): 404 to strangers (it
+    exists for them only if owned, rented or listed), 403 beyond what they may do."""
+    return _agents().get_for(request.auth, agent_id, need=need)
 
 
 def _config(payload: AgentIn) -> AgentConfig:
@@ -69,31 +61,31 @@ def agent_list(request: HttpRequest, filters: Query[AgentFilter]):
 
 @router.get("/agents/{agent_id}", response={200: AgentOut, **ERRORS})
 def agent_detail(request: HttpRequest, agent_id: int):
-    return _visible_agent(request, agent_id)
+    return _agent(request, agent_id)
 
 
 @router.put("/agents/{agent_id}", response={200: AgentOut, **ERRORS}, summary="Replace the config")
 def agent_update(request: HttpRequest, agent_id: int, payload: AgentIn):
-    agent = _owned_agent(request, agent_id)
+    agent = _agent(request, agent_id, need="edit")
     services.agent_update(agent=agent, by=request.auth, config=_config(payload))
     return _agents().get(pk=agent.pk)
 
 
 @router.delete("/agents/{agent_id}", response={204: None, **ERRORS})
 def agent_delete(request: HttpRequest, agent_id: int):
-    services.agent_delete(agent=_owned_agent(request, agent_id), by=request.auth)
+    services.agent_delete(agent=_agent(request, agent_id, need="own"), by=request.auth)
     return Status(204, None)
 
 
 @router.post("/agents/{agent_id}/start", response={200: AgentOut, **ERRORS})
 def agent_start(request: HttpRequest, agent_id: int):
-    agent = services.agent_start(agent=_owned_agent(request, agent_id), by=request.auth)
+    agent = services.agent_start(agent=_agent(request, agent_id, need="edit"), by=request.auth)
     return _agents().get(pk=agent.pk)
 
 
 @router.post("/agents/{agent_id}/stop", response={200: AgentOut, **ERRORS})
 def agent_stop(request: HttpRequest, agent_id: int):
-    agent = services.agent_stop(agent=_owned_agent(request, agent_id), by=request.auth)
+    agent = services.agent_stop(agent=_agent(request, agent_id, need="edit"), by=request.auth)
     return _agents().get(pk=agent.pk)
 
 
@@ -102,7 +94,7 @@ def agent_stop(request: HttpRequest, agent_id: int):
 )
 @paginate
 def agent_activity(request: HttpRequest, agent_id: int):
-    agent = _owned_agent(request, agent_id)
+    agent = _agent(request, agent_id, need="own")
     return agent.activities.select_related("actor")
 
 
@@ -112,7 +104,7 @@ def _runs():
 
 @router.post("/agents/{agent_id}/chat", response={200: RunOut, 202: RunOut, **ERRORS})
 def agent_chat(request: HttpRequest, agent_id: int, payload: ChatIn):
-    agent = _visible_agent(request, agent_id)
+    agent = _agent(request, agent_id, need="use")
     run = services.run_start(
         agent=agent,
         user=request.auth,
@@ -133,12 +125,12 @@ def agent_chat(request: HttpRequest, agent_id: int, payload: ChatIn):
 
 @router.get("/runs/{run_id}", response={200: RunOut, **ERRORS})
 def run_detail(request: HttpRequest, run_id: int):
-    return get_object_or_404(_runs().visible_to(request.auth), pk=run_id)
+    return _runs().get_for(request.auth, run_id)
 
 
 @router.post("/runs/{run_id}/cancel", response={200: RunOut, **ERRORS}, summary="Cancel a run")
 def run_cancel(request: HttpRequest, run_id: int):
-    run = get_object_or_404(Run.objects.visible_to(request.auth).select_related("agent"), pk=run_id)
+    run = Run.objects.select_related("agent").get_for(request.auth, run_id)
     services.run_cancel(run=run, by=request.auth)
     return _runs().get(pk=run.pk)
 
@@ -146,5 +138,5 @@ def run_cancel(request: HttpRequest, run_id: int):
 @router.get("/agents/{agent_id}/conversations", response={200: list[ConversationOut], **ERRORS})
 @paginate
 def conversation_list(request: HttpRequest, agent_id: int):
-    agent = _visible_agent(request, agent_id)
+    agent = _agent(request, agent_id)
     return agent.conversations.filter(user=request.auth).annotate(run_count=Count("runs"))

@@ -1,26 +1,85 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
+
+from core.errors import Forbidden, NotFound
+
+NEEDS = ("see", "review", "use", "edit", "own")
+
+REFUSALS = {
+    "use": "Only the owner or a renter can chat with this agent.",
+    "edit": "Only the agent's owner can do this.",
+    "own": "Only the agent's owner can do this.",
+}
 
 
 class AgentQuerySet(models.QuerySet):
+    # Rentals and listings belong to the marketplace, which sits above agents: they are
+    # read here through their reverse relations ("rentals", "listings"), never by importing
+    # marketplace code (docs/DESIGN.md, Layout).
+
     def owned_by(self, user) -> "AgentQuerySet":
         return self.filter(owner=user)
 
+    def _rented_by(self, user) -> models.QuerySet:
+        return Agent.objects.filter(
+            rentals__renter=user, rentals__expires_at__gt=timezone.now()
+        ).values("pk")
+
+    def _listed(self) -> models.QuerySet:
+        return Agent.objects.filter(listings__status="active").values("pk")
+
+    def _usable_q(self, user) -> Q:
+        if not getattr(user, "is_authenticated", False):
+            return Q(pk__in=[])
+        return Q(owner=user) | Q(pk__in=self._rented_by(user))
+
     def usable_by(self, user) -> "AgentQuerySet":
         """Agents the user may chat with: owned, or held through an unexpired rental."""
-        from marketplace.services import rented_agent_ids
-
-        return self.filter(Q(owner=user) | Q(pk__in=rented_agent_ids(user=user)))
+        return self.filter(self._usable_q(user))
 
     def visible_to(self, user) -> "AgentQuerySet":
         """Usable agents plus those anyone may look at (an active listing)."""
-        from marketplace.services import listed_agent_ids, rented_agent_ids
+        return self.filter(self._usable_q(user) | Q(pk__in=self._listed()))
 
-        return self.filter(
-            Q(owner=user) | Q(pk__in=rented_agent_ids(user=user)) | Q(pk__in=listed_agent_ids())
+    def reviewable_by(self, user) -> "AgentQuerySet":
+        """Visible agents plus those the user ran before: a past renter still sees the
+        agent's stats and ratings, and may rate it."""
+        if not getattr(user, "is_authenticated", False):
+            return self.visible_to(user)
+        ran = Run.objects.filter(user=user).values("agent_id")
+        return self.filter(self._usable_q(user) | Q(pk__in=self._listed()) | Q(pk__in=ran))
+
+    def with_rental_expiry(self, user) -> "AgentQuerySet":
+        """Annotate `rental_expires_at`: the end of the user's unexpired rental, or None."""
+        return self.annotate(
+            rental_expires_at=Max(
+                "rentals__expires_at",
+                filter=Q(rentals__renter=user, rentals__expires_at__gt=timezone.now()),
+            )
         )
+
+    def get_for(self, user, pk, *, need: str = "see") -> "Agent":
+        """The access rule for agents, shared by pages and the API.
+
+        need: "see" (the page, read-only), "review" (stats and ratings), "use" (chat),
+        "edit" (change, start, stop) or "own" (delete, list, sell). Raises NotFound when the
+        user may not know the agent exists, Forbidden when they may see it but not do this.
+        """
+        if need not in NEEDS:
+            raise ValueError(f"need must be one of {NEEDS}, not {need!r}")
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise NotFound("Agent not found.") from None
+        scope = self.reviewable_by(user) if need == "review" else self.visible_to(user)
+        agent = scope.filter(pk=pk).first()
+        if agent is None:
+            raise NotFound("Agent not found.")
+        if not agent.permits(user, need):
+            raise Forbidden(REFUSALS[need])
+        return agent
 
 
 class Agent(models.Model):
@@ -66,6 +125,14 @@ class Agent(models.Model):
         if self.owner_id == user.pk:
             return True
         return Agent.objects.usable_by(user).filter(pk=self.pk).exists()
+
+    def permits(self, user, need: str) -> bool:
+        """What a user who can see the agent may do with it (see AgentQuerySet.get_for)."""
+        if need in ("see", "review"):
+            return True
+        if need == "use":
+            return self.is_usable_by(user)
+        return self.is_owned_by(user)  # edit, own: editors will join "edit"
 
 
 class AgentActivity(models.Model):
@@ -124,7 +191,21 @@ class RunQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> "RunQuerySet":
         """Runs the user started, and every run of the agents the user owns."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
         return self.filter(Q(user=user) | Q(agent__owner=user))
+
+    def get_for(self, user, pk) -> "Run":
+        """The access rule for runs, shared by pages and the API: NotFound unless the user
+        may read it (who may cancel it is the service's rule)."""
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise NotFound("Run not found.") from None
+        run = self.visible_to(user).filter(pk=pk).first()
+        if run is None:
+            raise NotFound("Run not found.")
+        return run
 
 
 class Run(models.Model):
@@ -148,7 +229,7 @@ class Run(models.Model):
     )
     message = models.TextField(max_length=20000)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    # API.md distinguishes "no output yet / no error" (null) from an empty string.
+    # docs/API.md distinguishes "no output yet / no error" (null) from an empty string.
     output = models.TextField(null=True, blank=True)  # noqa: DJ001
     error = models.TextField(null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -197,7 +278,7 @@ class RunStep(models.Model):
     index = models.PositiveIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ACTION)
     text = models.TextField(blank=True)
-    # null = the step had no code / observation / error (API.md: str|null).
+    # null = the step had no code / observation / error (docs/API.md: str|null).
     code = models.TextField(null=True, blank=True)  # noqa: DJ001
     observation = models.TextField(null=True, blank=True)  # noqa: DJ001
     error = models.TextField(null=True, blank=True)  # noqa: DJ001

@@ -19,6 +19,14 @@ class AgentStatsOut(Schema):
     achievements: list[str] = []
 
 
+def stats_of(agent) -> dict:
+    """The agent's AgentStats payload. The stats live in gamification (above agents), read
+    through the agent's reverse one-to-one `stats`; zeros before its first count. No query
+    when the agent was fetched with select_related("stats")."""
+    stats = getattr(agent, "stats", None)
+    return stats.payload() if stats is not None else AgentStatsOut().dict()
+
+
 class AgentIn(Schema):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=2000)
@@ -49,9 +57,7 @@ class AgentOut(Schema):
 
     @staticmethod
     def resolve_stats(agent) -> dict:
-        from gamification.services import stats_payload
-
-        return stats_payload(agent=agent)
+        return stats_of(agent)
 
 
 class AgentFilter(Schema):

@@ -7,15 +7,17 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import Conflict, Forbidden, NotFound
+from accounts.models import User
+from core.errors import Conflict, Forbidden, NotFound
 
+from . import signals
 from .models import Agent, AgentActivity, Conversation, Run, RunStep
 from .validation import AgentConfig, config_errors, config_summary, validate_config
 
 logger = logging.getLogger(__name__)
 
 
-def activity_log(*, agent: Agent, actor, verb: str, detail: str = "") -> AgentActivity:
+def activity_log(*, agent: Agent, actor: User | None, verb: str, detail: str = "") -> AgentActivity:
     """Record an event in the agent's feed (created, started... and, from the marketplace,
     listed, sold, rented)."""
     return AgentActivity.objects.create(agent=agent, actor=actor, verb=verb, detail=detail[:2000])
@@ -25,9 +27,7 @@ def activity_log(*, agent: Agent, actor, verb: str, detail: str = "") -> AgentAc
 
 
 @transaction.atomic
-def agent_create(*, owner, config: AgentConfig) -> Agent:
-    from gamification.services import agent_stats_create
-
+def agent_create(*, owner: User, config: AgentConfig) -> Agent:
     config = validate_config(config)
     agent = Agent.objects.create(
         owner=owner,
@@ -38,15 +38,15 @@ def agent_create(*, owner, config: AgentConfig) -> Agent:
         allowed_imports=config.allowed_imports,
         metadata=config.metadata,
     )
-    agent_stats_create(agent=agent)
     activity_log(
         agent=agent, actor=owner, verb=AgentActivity.Verb.CREATED, detail=f"Model {agent.model}"
     )
+    signals.agent_created.send(sender=Agent, agent=agent, by=owner)
     return agent
 
 
 @transaction.atomic
-def agent_update(*, agent: Agent, by, config: AgentConfig) -> Agent:
+def agent_update(*, agent: Agent, by: User, config: AgentConfig) -> Agent:
     """Save a new configuration. A running agent keeps running; the next turn uses it."""
     config = validate_config(config)
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -63,7 +63,7 @@ def agent_update(*, agent: Agent, by, config: AgentConfig) -> Agent:
     return agent
 
 
-def agent_start(*, agent: Agent, by) -> Agent:
+def agent_start(*, agent: Agent, by: User) -> Agent:
     """Re-validate the configuration, then mark the agent running (idempotent).
 
     A configuration that no longer validates (a tool removed or made invalid, a module
@@ -89,7 +89,7 @@ def agent_start(*, agent: Agent, by) -> Agent:
 
 
 @transaction.atomic
-def agent_stop(*, agent: Agent, by) -> Agent:
+def agent_stop(*, agent: Agent, by: User) -> Agent:
     """Mark the agent stopped (idempotent) and cancel its runs in flight."""
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
     cancelled = 0
@@ -107,17 +107,24 @@ def agent_stop(*, agent: Agent, by) -> Agent:
     return agent
 
 
-@transaction.atomic
-def agent_delete(*, agent: Agent, by) -> None:
-    """Delete the agent: refused while other users hold unexpired rentals; an active
-    listing is withdrawn first."""
-    from marketplace.services import agent_delete_blockers, agent_listing_withdraw
+def agent_delete_blockers(*, agent: Agent, by: User) -> list[str]:
+    """Why the agent cannot be deleted now (empty when it can): the apps above answer,
+    e.g. the marketplace while other users hold unexpired rentals."""
+    reasons: list[str] = []
+    for _receiver, answer in signals.agent_delete_check.send(sender=Agent, agent=agent, by=by):
+        reasons.extend(answer or [])
+    return reasons
 
+
+@transaction.atomic
+def agent_delete(*, agent: Agent, by: User) -> None:
+    """Delete the agent: refused while something above blocks it (other users' unexpired
+    rentals); what refers to it is let go first (an active listing is withdrawn)."""
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
-    blockers = agent_delete_blockers(agent=agent)
+    blockers = agent_delete_blockers(agent=agent, by=by)
     if blockers:
         raise Conflict(" ".join(blockers))
-    agent_listing_withdraw(agent=agent, by=by)
+    signals.agent_deleting.send(sender=Agent, agent=agent, by=by)
     # Runs go with the agent; a worker executing one notices the row is gone and stops.
     agent.delete()
 
@@ -126,7 +133,7 @@ def agent_delete(*, agent: Agent, by) -> None:
 
 
 @transaction.atomic
-def run_start(*, agent: Agent, user, message: str, conversation_id: int | None = None) -> Run:
+def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | None = None) -> Run:
     """Store the user's message as a queued run and enqueue its execution on commit."""
     from .tasks import execute_run
 
@@ -155,7 +162,7 @@ def run_start(*, agent: Agent, user, message: str, conversation_id: int | None =
     return run
 
 
-def run_cancel(*, run: Run, by) -> Run:
+def run_cancel(*, run: Run, by: User) -> Run:
     if not (run.user_id == by.pk or run.agent.owner_id == by.pk):
         raise Forbidden("Only who started the run or the agent's owner can cancel it.")
     with transaction.atomic():
@@ -174,7 +181,7 @@ def run_claim(*, run_id: int, worker_id: str) -> Run | None:
     return Run.objects.select_related("agent", "conversation").get(pk=run_id) if claimed else None
 
 
-def run_step_record(*, run: Run, **fields) -> RunStep:
+def run_step_record(*, run: Run, **fields: object) -> RunStep:
     return RunStep.objects.create(run=run, **fields)
 
 
@@ -187,13 +194,12 @@ def run_finish(
     input_tokens: int | None = None,
     output_tokens: int | None = None,
 ) -> bool:
-    """Finalise a run exactly once and count it in the agent's stats, atomically.
+    """Finalise a run exactly once and announce it (`run_finished`: stats and XP are
+    counted by gamification in the same transaction).
 
     Returns False when the run was already final (cancelled by its user, timed out by the
     monitor, reaped): the first writer wins and later outcomes are dropped.
     """
-    from gamification.services import record_run
-
     with transaction.atomic():
         now = timezone.now()
         current = Run.objects.select_for_update().filter(pk=run.pk).first()
@@ -210,7 +216,7 @@ def run_finish(
         if output_tokens is not None:
             current.output_tokens = output_tokens
         current.save()
-        record_run(run=current)
+        signals.run_finished.send(sender=Run, run=current)
     return True
 
 
@@ -269,7 +275,7 @@ def _worker_id() -> str:
 
 
 @transaction.atomic
-def agent_transfer(*, agent: Agent, to_user, by=None) -> Agent:
+def agent_transfer(*, agent: Agent, to_user: User, by: User | None = None) -> Agent:
     """Move ownership (a marketplace sale). Rentals already granted keep running until
     they expire; the previous owner's conversations stay theirs to read."""
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
@@ -281,5 +287,8 @@ def agent_transfer(*, agent: Agent, to_user, by=None) -> Agent:
         actor=by or to_user,
         verb=AgentActivity.Verb.SOLD,
         detail=f"Sold by {previous} to {to_user}",
+    )
+    signals.agent_transferred.send(
+        sender=Agent, agent=agent, previous_owner=previous, new_owner=to_user, by=by or to_user
     )
     return agent

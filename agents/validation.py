@@ -4,7 +4,7 @@ and `agent_start` (which re-checks, because tools and the allowlist change over 
 import json
 from dataclasses import dataclass, field
 
-from config.errors import Invalid
+from core.errors import Invalid
 
 from .runtime.providers import parse_model
 

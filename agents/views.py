@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -10,32 +9,27 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from config.errors import DomainError
-from config.htmx import HtmxHttpRequest
+from core.errors import DomainError
+from core.htmx import HtmxHttpRequest
+from core.http import redirect_next
+from tools_registry.models import Tool
+from tools_registry.services import allowed_modules
 
-from . import services
+from . import panels, services
 from .forms import AgentForm, ChatForm
 from .models import Agent, Conversation, Run
 
 PAGE_SIZE = 50
 
 
-def get_agent(request: HttpRequest, pk: int, *, owner: bool = False, use: bool = False) -> Agent:
-    """The agent if the user may see it (404 otherwise); 403 for actions beyond that."""
-    agent = get_object_or_404(
-        Agent.objects.visible_to(request.user).select_related("owner", "stats"), pk=pk
-    )
-    if owner and not agent.is_owned_by(request.user):
-        raise PermissionDenied("Only the agent's owner can do this.")
-    if use and not agent.is_usable_by(request.user):
-        raise PermissionDenied("Only the owner or a renter can chat with this agent.")
-    return agent
+def get_agent(request: HttpRequest, pk: int, *, need: str = "see") -> Agent:
+    """The agent through its access rule (Agent.objects.get_for): 404 when the user may
+    not see it, 403 when they may see it but not do what `need` says."""
+    return Agent.objects.select_related("owner", "stats").get_for(request.user, pk, need=need)
 
 
 def get_run(request: HttpRequest, pk: int) -> Run:
-    return get_object_or_404(
-        Run.objects.visible_to(request.user).select_related("agent", "conversation", "user"), pk=pk
-    )
+    return Run.objects.select_related("agent", "conversation", "user").get_for(request.user, pk)
 
 
 def _dashboard_agents(user):
@@ -44,6 +38,7 @@ def _dashboard_agents(user):
         Agent.objects.usable_by(user)
         .select_related("owner", "stats")
         .annotate(runs_today=Count("runs", filter=Q(runs__created_at__gte=today)))
+        .with_rental_expiry(user)
         .order_by("-updated_at", "-id")
     )
 
@@ -60,17 +55,12 @@ def _in_flight(user):
 @require_GET
 @login_required
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    from marketplace.services import rental_expiries
-
     template = "agents/dashboard.html"
     if request.htmx and request.htmx.target == "runs-in-flight":
         return render(
             request, template + "#runs-in-flight", {"in_flight": _in_flight(request.user)}
         )
     page = Paginator(_dashboard_agents(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    expiries = rental_expiries(user=request.user)
-    for agent in page:
-        agent.rental_expires_at = expiries.get(agent.pk)
     return render(
         request,
         template,
@@ -79,8 +69,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _editor_context(form: AgentForm) -> dict:
-    from tools_registry.models import Tool
-
     tools = list(Tool.objects.for_listing())
     selectable = {t.pk for t in Tool.objects.selectable()}
     return {
@@ -97,9 +85,6 @@ def _editor_context(form: AgentForm) -> dict:
 
 
 def _agent_form(data=None, initial=None) -> AgentForm:
-    from tools_registry.models import Tool
-    from tools_registry.services import allowed_modules
-
     names = list(Tool.objects.values_list("name", flat=True))
     return AgentForm(data, initial=initial, tool_names=names, modules=allowed_modules())
 
@@ -124,7 +109,7 @@ def agent_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    agent = get_agent(request, pk, owner=True)
+    agent = get_agent(request, pk, need="edit")
     form = _agent_form(request.POST or None, initial=AgentForm.initial_for(agent))
     if request.method == "POST" and form.is_valid():
         try:
@@ -144,9 +129,6 @@ def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from gamification.services import agent_panel_context as gamification_panel
-    from marketplace.services import agent_panel_context as marketplace_panel
-
     agent = get_agent(request, pk)
     is_owner = agent.is_owned_by(request.user)
     runs = agent.runs.select_related("user")
@@ -161,8 +143,8 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_use": agent.is_usable_by(request.user),
             "activities": agent.activities.select_related("actor")[:20] if is_owner else [],
             "runs": runs[:10],
-            "gamification": gamification_panel(agent=agent, user=request.user),
-            "marketplace": marketplace_panel(agent=agent, user=request.user),
+            # The other apps' panels (stats, listing), rendered by those apps.
+            "panels": panels.render("agent_detail", request, agent),
         },
     )
 
@@ -173,13 +155,13 @@ def _after_state_change(request: HtmxHttpRequest, agent: Agent) -> HttpResponse:
         agent = _dashboard_agents(request.user).get(pk=agent.pk)
         response = render(request, "agents/dashboard.html#agent-row", {"agent": agent})
         return trigger_client_event(response, "agent-changed")
-    return redirect(request.POST.get("next") or reverse("agents:agent_detail", args=[agent.pk]))
+    return redirect_next(request, reverse("agents:agent_detail", args=[agent.pk]))
 
 
 @require_POST
 @login_required
 def agent_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    agent = get_agent(request, pk, owner=True)
+    agent = get_agent(request, pk, need="edit")
     try:
         agent = services.agent_start(agent=agent, by=request.user)
     except DomainError as exc:
@@ -193,7 +175,7 @@ def agent_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def agent_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    agent = services.agent_stop(agent=get_agent(request, pk, owner=True), by=request.user)
+    agent = services.agent_stop(agent=get_agent(request, pk, need="edit"), by=request.user)
     messages.success(request, f"“{agent.name}” is stopped.")
     return _after_state_change(request, agent)
 
@@ -201,10 +183,7 @@ def agent_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    from marketplace.services import agent_delete_blockers
-    from marketplace.services import agent_panel_context as marketplace_panel
-
-    agent = get_agent(request, pk, owner=True)
+    agent = get_agent(request, pk, need="own")
     if request.method == "POST":
         try:
             services.agent_delete(agent=agent, by=request.user)
@@ -218,8 +197,7 @@ def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
         "agents/agent_confirm_delete.html",
         {
             "agent": agent,
-            "blockers": agent_delete_blockers(agent=agent),
-            "marketplace": marketplace_panel(agent=agent, user=request.user),
+            "blockers": services.agent_delete_blockers(agent=agent, by=request.user),
             "in_flight": agent.runs.in_flight().count(),
             "run_count": agent.runs.count(),
         },
@@ -238,7 +216,7 @@ def _conversation_runs(conversation: Conversation | None):
 @require_http_methods(["GET", "POST"])
 @login_required
 def chat(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    agent = get_agent(request, pk, use=True)
+    agent = get_agent(request, pk, need="use")
     conversations = agent.conversations.filter(user=request.user).annotate(run_count=Count("runs"))
     conversation = None
     selected = request.POST.get("conversation") or request.GET.get("c")
@@ -302,12 +280,11 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _render_run(request: HtmxHttpRequest, run: Run) -> HttpResponse:
     """The run page, or for htmx the run card alone (polled until the run is final)."""
-    from gamification.services import run_notices
-
     context = {
         "run": run,
         "steps": run.steps.all(),
-        "notices": run_notices(run=run) if run.is_final else [],
+        # What the other apps add under a finished run (XP and unlocks from gamification).
+        "run_panels": panels.render("run_final", request, run) if run.is_final else [],
         "open_steps": True,
     }
     if request.htmx:
@@ -328,4 +305,4 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.detail)
     if request.htmx:
         return _render_run(request, run)
-    return redirect(request.POST.get("next") or reverse("agents:run_detail", args=[run.pk]))
+    return redirect_next(request, reverse("agents:run_detail", args=[run.pk]))

@@ -9,18 +9,17 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from agents.api import router as agents_router
+from core.errors import DomainError
 from gamification.api import router as gamification_router
 from marketplace.api import router as marketplace_router
 from tools_registry.api import router as tools_router
-
-from .errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 api = NinjaAPI(
     title="Agentbay API",
     version="1",
-    description="Build, run, trade and level up smolagents agents. See API.md for the contract.",
+    description="Build, run, trade and level up smolagents agents. Contract: docs/API.md.",
     auth=api_auth,
     urls_namespace="api",
 )

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "django_ratelimit",
+    "core",
     "accounts",
     "tools_registry",
     "agents",
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Pages: the access rules' NotFound/Forbidden become 404/403 (the API maps its own).
+    "core.middleware.DomainAccessMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -184,11 +187,11 @@ X_FRAME_OPTIONS = "DENY"
 # Tasks: the database backend needs no broker; `manage.py db_worker` runs them.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
-# API pagination (API.md: limit default 20, max 100).
+# API pagination (docs/API.md: limit default 20, max 100).
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 100
 
-# Marketplace money rules (API.md).
+# Marketplace money rules (docs/API.md).
 SIGNUP_CREDITS = Decimal(env("SIGNUP_CREDITS", "1000.00"))
 MARKETPLACE_FEE_PERCENT = Decimal(env("MARKETPLACE_FEE_PERCENT", "10"))
 

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.shortcuts import render
 
-from config.errors import Invalid
+from core.errors import Invalid
 
 from .models import Achievement, AgentAchievement, AgentStats, ExperienceEvent, Rating
 from .services import rating_hide, rating_unhide

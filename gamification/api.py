@@ -3,12 +3,10 @@ from ninja import Path, Query, Router, Status
 from ninja.pagination import paginate
 
 from agents.models import Agent
-from agents.schemas import AgentStatsOut
-from config.errors import NotFound
-from config.schemas import ErrorOut
+from agents.schemas import AgentStatsOut, stats_of
+from core.schemas import ErrorOut
 
 from . import services
-from .access import rateable_agent
 from .models import AgentStats, Rating
 from .schemas import LeaderboardEntryOut, LeaderboardFilter, RatingIn, RatingOut
 
@@ -21,10 +19,9 @@ AgentId = Path(..., ge=1, le=2**63 - 1)
 
 def _agent(request: HttpRequest, agent_id: int) -> Agent:
     """404 to strangers; visible agents and agents the caller ran before are found."""
-    agent = rateable_agent(request.auth, agent_id)
-    if agent is None:
-        raise NotFound("Not found.")
-    return agent
+    return Agent.objects.select_related("owner", "stats").get_for(
+        request.auth, agent_id, need="review"
+    )
 
 
 @router.get(
@@ -33,7 +30,7 @@ def _agent(request: HttpRequest, agent_id: int) -> Agent:
     summary="An agent's stats, level and achievements",
 )
 def agent_stats(request: HttpRequest, agent_id: int = AgentId):
-    return services.stats_payload(agent=_agent(request, agent_id))
+    return stats_of(_agent(request, agent_id))
 
 
 @router.get(

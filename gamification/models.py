@@ -29,7 +29,7 @@ class AgentStatsQuerySet(models.QuerySet):
 
 
 class AgentStats(models.Model):
-    """One row per agent: the counters of API.md's AgentStats, updated by services only,
+    """One row per agent: the counters of docs/API.md's AgentStats, updated by services only,
     always under this row's lock (see services._locked_stats)."""
 
     agent = models.OneToOneField("agents.Agent", on_delete=models.CASCADE, related_name="stats")
@@ -88,6 +88,23 @@ class AgentStats(models.Model):
     def level_progress(self) -> rules.LevelProgress:
         return rules.level_progress(self.experience_points)
 
+    def payload(self) -> dict:
+        """docs/API.md's AgentStats. The agents API embeds it in every agent object, reading
+        it through the agent's reverse relation (`agent.stats.payload()`)."""
+        return {
+            "total_requests": self.total_requests,
+            "successful_requests": self.successful_requests,
+            "failed_requests": self.failed_requests,
+            "average_response_time": self.average_response_time,
+            "rating": self.rating,
+            "total_ratings": self.total_ratings,
+            "earnings": f"{self.earnings:.2f}",
+            "tasks_completed": self.tasks_completed,
+            "level": self.level,
+            "experience_points": self.experience_points,
+            "achievements": list(self.achievement_codes),
+        }
+
 
 # Ties break on the agent id so pages never shuffle between requests.
 LEADERBOARD_ORDER = {
@@ -118,6 +135,18 @@ class Achievement(models.Model):
         return rules.ACHIEVEMENTS_BY_CODE.get(self.code)
 
 
+class AgentAchievementQuerySet(models.QuerySet):
+    def unlock_dates(self, agent_ids) -> dict[int, dict[str, object]]:
+        """{agent_id: {code: unlocked_at}} in one query."""
+        dates: dict[int, dict[str, object]] = {}
+        rows = self.filter(agent_id__in=list(agent_ids)).values_list(
+            "agent_id", "achievement__code", "unlocked_at"
+        )
+        for agent_id, code, when in rows:
+            dates.setdefault(agent_id, {})[code] = when
+        return dates
+
+
 class AgentAchievement(models.Model):
     agent = models.ForeignKey(
         "agents.Agent", on_delete=models.CASCADE, related_name="achievement_unlocks"
@@ -128,6 +157,8 @@ class AgentAchievement(models.Model):
     run = models.ForeignKey(
         "agents.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = AgentAchievementQuerySet.as_manager()
 
     class Meta:
         ordering = ["-unlocked_at", "-id"]

@@ -5,7 +5,7 @@ from ninja import Field, Schema
 
 from agents.schemas import AgentStatsOut
 
-from .services import COMMENT_MAX, stats_payload
+from .services import COMMENT_MAX
 
 # PostgreSQL text cannot hold NUL characters: refuse them as bad input (422), not a 500.
 NO_NUL = r"^[^\x00]*$"
@@ -63,4 +63,4 @@ class LeaderboardEntryOut(Schema):
 
     @staticmethod
     def resolve_stats(stats) -> dict:
-        return stats_payload(agent=stats.agent)
+        return stats.payload()

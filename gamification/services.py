@@ -7,17 +7,15 @@ agent queue behind each other instead of losing increments, and the derived fiel
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from config.errors import Forbidden, Invalid
+from core.errors import Forbidden, Invalid
 
-from . import charts, rules
+from . import rules
 from .models import Achievement, AgentAchievement, AgentStats, ExperienceEvent, Rating
 
 COMMENT_MAX = 2000
@@ -159,19 +157,6 @@ def record_run(*, run) -> list[str]:
     return outcome.notices
 
 
-def run_notices(*, run) -> list[str]:
-    """Short notices for what a finished run unlocked ("Level 2 reached", "Achievement
-    unlocked: First run"), shown in the chat under that run. Empty until it is counted."""
-    event = ExperienceEvent.objects.filter(run_id=run.pk).first()
-    if event is None:
-        return []
-    codes = set(
-        AgentAchievement.objects.filter(run_id=run.pk).values_list("achievement__code", flat=True)
-    )
-    unlocked = [rule for rule in rules.ACHIEVEMENTS if rule.code in codes]
-    return Outcome(event=event, unlocked=unlocked).notices
-
-
 # --- marketplace -----------------------------------------------------------------------------
 
 
@@ -284,115 +269,3 @@ def rating_unhide(*, rating: Rating, by) -> Rating:
     _settle(stats, kind=ExperienceEvent.Kind.RATING, xp=0, ledger=False)
     rating.refresh_from_db()
     return rating
-
-
-# --- reads for pages and the API -------------------------------------------------------------
-
-
-def _stats_of(agent) -> AgentStats:
-    """The agent's stats row, or zeros before its first count (never saved here)."""
-    stats = getattr(agent, "stats", None)
-    return stats if stats is not None else AgentStats(agent=agent)
-
-
-def stats_payload(*, agent) -> dict:
-    """API.md's AgentStats for one agent (zeros before its first run). No queries when the
-    agent was fetched with select_related("stats")."""
-    stats = _stats_of(agent)
-    return {
-        "total_requests": stats.total_requests,
-        "successful_requests": stats.successful_requests,
-        "failed_requests": stats.failed_requests,
-        "average_response_time": stats.average_response_time,
-        "rating": stats.rating,
-        "total_ratings": stats.total_ratings,
-        "earnings": f"{stats.earnings:.2f}",
-        "tasks_completed": stats.tasks_completed,
-        "level": stats.level,
-        "experience_points": stats.experience_points,
-        "achievements": list(stats.achievement_codes),
-    }
-
-
-def runs_per_day(*, agent, days: int = 14) -> list[tuple]:
-    """[(date, counted runs finished that day)] for the last `days` days, oldest first."""
-    from agents.models import Run
-
-    today = timezone.localdate()
-    first = today - timedelta(days=days - 1)
-    counts = dict(
-        Run.objects.final()
-        .filter(agent_id=agent.pk, finished_at__date__gte=first)
-        .exclude(status=Run.Status.CANCELLED)
-        .annotate(day=TruncDate("finished_at"))
-        .values_list("day")
-        .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    return [(day, counts.get(day, 0)) for day in (first + timedelta(n) for n in range(days))]
-
-
-def achievement_board(*, stats: AgentStats, unlocked_at: dict[str, object]) -> list[dict]:
-    """Every achievement for one agent: unlocked ones with their date, locked ones with
-    how to get them and how far along the agent is."""
-    held = set(stats.achievement_codes)
-    return [
-        {
-            "rule": rule,
-            "unlocked": rule.code in held,
-            "unlocked_at": unlocked_at.get(rule.code),
-            "progress": rule.progress(stats),
-        }
-        for rule in rules.ACHIEVEMENTS
-    ]
-
-
-def unlock_dates(*, agent_ids) -> dict[int, dict[str, object]]:
-    """{agent_id: {code: unlocked_at}} in one query."""
-    dates: dict[int, dict[str, object]] = {}
-    rows = AgentAchievement.objects.filter(agent_id__in=list(agent_ids)).values_list(
-        "agent_id", "achievement__code", "unlocked_at"
-    )
-    for agent_id, code, when in rows:
-        dates.setdefault(agent_id, {})[code] = when
-    return dates
-
-
-def agent_panel_context(*, agent, user) -> dict:
-    """What the agent page's stats panel needs: the stats and their pictures, level and
-    XP bar, achievements (locked ones with how to get them), ratings and the rating form."""
-    from .forms import RatingForm
-
-    stats = _stats_of(agent)
-    ratings = list(Rating.objects.shown().for_agent(agent).select_related("user")[:20])
-    mine = None
-    if user.is_authenticated:
-        mine = next((r for r in ratings if r.user_id == user.pk), None) or (
-            Rating.objects.filter(agent_id=agent.pk, user_id=user.pk).first()
-        )
-    refusal = rating_eligibility(agent=agent, user=user)
-    initial = {"stars": mine.stars, "comment": mine.comment} if mine else {}
-    dates = unlock_dates(agent_ids=[agent.pk]).get(agent.pk, {})
-    latest = max(dates.items(), key=lambda item: item[1], default=None)
-    return {
-        "stats": stats,
-        "level": stats.level_progress,
-        "success_bar": charts.success_bar(
-            succeeded=stats.successful_requests, failed=stats.failed_requests
-        ),
-        "sparkline": charts.sparkline(runs_per_day(agent=agent)),
-        "achievements": achievement_board(stats=stats, unlocked_at=dates),
-        "unlocked_count": len(stats.achievement_codes),
-        "achievement_count": len(rules.ACHIEVEMENTS),
-        "latest_unlock": (
-            {"rule": rules.ACHIEVEMENTS_BY_CODE[latest[0]], "at": latest[1]}
-            if latest and latest[0] in rules.ACHIEVEMENTS_BY_CODE
-            else None
-        ),
-        "ratings": ratings,
-        "my_rating": mine,
-        "can_rate": refusal is None,
-        "rate_refusal": refusal,
-        "is_owner": agent.is_owned_by(user),
-        "form": RatingForm(initial=initial),
-    }

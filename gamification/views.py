@@ -5,19 +5,25 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent
-from config.htmx import HtmxHttpRequest
+from core.htmx import HtmxHttpRequest
+from core.http import safe_next_url
 
-from . import rules, services
-from .access import get_agent_or_404
+from . import panels, rules, services
 from .forms import LEADERBOARD_SORTS, LeaderboardForm, RatingForm
-from .models import AgentStats
+from .models import AgentAchievement, AgentStats
 
 PAGE_SIZE = 25
 PANEL_REGIONS = {"agent-stats", "agent-achievements", "agent-ratings"}  # partials = element ids
+
+
+def _agent(request: HttpRequest, agent_id: int) -> Agent:
+    """Agents whose stats the user may see (visible, or run by them before): 404 else."""
+    return Agent.objects.select_related("owner", "stats").get_for(
+        request.user, agent_id, need="review"
+    )
 
 
 @require_GET
@@ -55,13 +61,13 @@ def achievement_list(request: HtmxHttpRequest) -> HttpResponse:
         .select_related("agent")
         .order_by("-experience_points", "agent_id")
     )
-    dates = services.unlock_dates(agent_ids=[s.agent_id for s in stats])
+    dates = AgentAchievement.objects.unlock_dates([s.agent_id for s in stats])
     boards = [
         {
             "stats": s,
             "agent": s.agent,
             "level": s.level_progress,
-            "achievements": services.achievement_board(
+            "achievements": panels.achievement_board(
                 stats=s, unlocked_at=dates.get(s.agent_id, {})
             ),
         }
@@ -84,7 +90,7 @@ def achievement_list(request: HtmxHttpRequest) -> HttpResponse:
 def agent_stats(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
     """The agent's stats panel as a page of its own (the agent and listing pages include
     the same panel). htmx requests for one region get that region's partial."""
-    agent = get_agent_or_404(request.user, agent_id)
+    agent = _agent(request, agent_id)
     template = "gamification/agent_stats.html"
     if request.htmx and request.htmx.target in PANEL_REGIONS:
         template = f"gamification/_agent_panel.html#{request.htmx.target}"
@@ -94,7 +100,7 @@ def agent_stats(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def rating_save(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
-    agent = get_agent_or_404(request.user, agent_id)
+    agent = _agent(request, agent_id)
     refusal = services.rating_eligibility(agent=agent, user=request.user)
     if refusal:
         raise PermissionDenied(refusal)
@@ -111,7 +117,7 @@ def rating_save(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
         stars=form.cleaned_data["stars"],
         comment=form.cleaned_data["comment"],
     )
-    agent = get_agent_or_404(request.user, agent_id)  # fresh stats for the response
+    agent = _agent(request, agent_id)  # fresh stats for the response
     saved = "Rating saved." if outcome.created else "Rating updated."
     if not request.htmx:
         messages.success(request, saved)
@@ -125,7 +131,7 @@ def rating_save(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
 
 
 def _panel(request: HtmxHttpRequest, agent: Agent, **extra) -> dict:
-    panel = services.agent_panel_context(agent=agent, user=request.user)
+    panel = panels.agent_panel_context(agent=agent, user=request.user)
     panel.update(extra)
     # The rating form returns to the page it sits on (this one, the agent page, a listing).
     here = request.get_full_path() if request.method == "GET" else request.POST.get("next", "")
@@ -135,9 +141,4 @@ def _panel(request: HtmxHttpRequest, agent: Agent, **extra) -> dict:
 
 
 def _next_url(request: HttpRequest, agent: Agent) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("gamification:agent_stats", args=[agent.pk])
+    return safe_next_url(request, reverse("gamification:agent_stats", args=[agent.pk]))

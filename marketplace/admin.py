@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from config.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid
 
 from . import services
 from .models import MAX_PRICE, LedgerEntry, Listing, Rental, Transaction, Wallet

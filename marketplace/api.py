@@ -3,8 +3,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from agents.models import Agent
-from config.errors import Forbidden, NotFound
-from config.schemas import ErrorOut
+from core.schemas import ErrorOut
 
 from . import services
 from .models import LedgerEntry, Listing
@@ -23,9 +22,9 @@ router = Router(tags=["marketplace"])
 ERRORS = dict.fromkeys((400, 401, 402, 403, 404, 409, 422), ErrorOut)
 
 
-def _listing(request: HttpRequest, listing_id: int) -> Listing:
+def _listing(request: HttpRequest, listing_id: int, *, need: str = "see") -> Listing:
     """404 unless the listing is active or the caller is its seller or one of its buyers."""
-    return services.listing_get_or_404(pk=listing_id, user=request.auth)
+    return Listing.objects.for_browsing().get_for(request.auth, listing_id, need=need)
 
 
 def _purchase_out(txn) -> dict:
@@ -49,10 +48,8 @@ def listing_list(request: HttpRequest, filters: Query[ListingFilter]):
 
 @router.post("/marketplace", response={201: ListingOut, **ERRORS}, summary="List your agent")
 def listing_create(request: HttpRequest, payload: ListingIn):
-    # Visible agents only: someone else's unlisted agent is a 404, a listed one a 403.
-    agent = Agent.objects.visible_to(request.auth).filter(pk=payload.agent_id).first()
-    if agent is None:
-        raise NotFound("Agent not found.")
+    # Someone else's unlisted agent is a 404, a listed one a 403.
+    agent = Agent.objects.get_for(request.auth, payload.agent_id, need="own")
     listing = services.listing_create(
         agent=agent,
         seller=request.auth,
@@ -70,9 +67,7 @@ def listing_detail(request: HttpRequest, listing_id: int):
 
 @router.delete("/marketplace/{listing_id}", response={204: None, **ERRORS}, summary="Withdraw")
 def listing_withdraw(request: HttpRequest, listing_id: int):
-    listing = _listing(request, listing_id)
-    if not listing.is_sold_by(request.auth):
-        raise Forbidden("Only the seller can withdraw this listing.")
+    listing = _listing(request, listing_id, need="sell")
     services.listing_withdraw(listing=listing, by=request.auth)
     return Status(204, None)
 
@@ -83,10 +78,8 @@ def listing_withdraw(request: HttpRequest, listing_id: int):
     summary="Buy or rent a listing",
 )
 def listing_purchase(request: HttpRequest, listing_id: int, payload: PurchaseIn):
-    # Any existing listing: buying a closed one is a 409 (API.md), not a 404.
-    listing = Listing.objects.filter(pk=listing_id).first()
-    if listing is None:
-        raise NotFound("Listing not found.")
+    # Any existing listing: buying a closed one is a 409 (docs/API.md), not a 404.
+    listing = _listing(request, listing_id, need="buy")
     txn = services.listing_purchase(
         listing=listing, buyer=request.auth, idempotency_key=payload.idempotency_key
     )

@@ -11,8 +11,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q, Sum
+from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
+
+from core.errors import Forbidden, NotFound
 
 MAX_DIGITS = 14
 DECIMAL_PLACES = 2
@@ -44,9 +46,33 @@ class ListingQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> "ListingQuerySet":
         """Active listings to everyone; closed ones to their seller and their buyers."""
+        if not getattr(user, "is_authenticated", False):
+            return self.filter(status=Listing.Status.ACTIVE)
         return self.filter(
             Q(status=Listing.Status.ACTIVE) | Q(seller=user) | Q(transactions__buyer=user)
         ).distinct()
+
+    def get_for(self, user, pk, *, need: str = "see") -> "Listing":
+        """The access rule for listings, shared by pages and the API.
+
+        need: "see" (active ones to everyone, closed ones to their seller and buyers),
+        "sell" (withdraw: the seller only, 403 to others who can see it) or "buy" (any
+        listing: buying a closed one is a 409 from the purchase service, not a 404).
+        Raises NotFound or Forbidden.
+        """
+        if need not in ("see", "sell", "buy"):
+            raise ValueError(f"need must be see, sell or buy, not {need!r}")
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise NotFound("Listing not found.") from None
+        scope = self if need == "buy" else self.visible_to(user)
+        listing = scope.filter(pk=pk).first()
+        if listing is None:
+            raise NotFound("Listing not found.")
+        if need == "sell" and not listing.is_sold_by(user):
+            raise Forbidden("Only the seller can do this.")
+        return listing
 
     def for_browsing(self) -> "ListingQuerySet":
         # Everything a listing row shows, in one query (no per-row lookups).
@@ -282,6 +308,17 @@ class RentalQuerySet(models.QuerySet):
 
     def expired(self, now=None) -> "RentalQuerySet":
         return self.filter(expires_at__lte=now or timezone.now())
+
+    def expiry_for(self, *, user, agent_id: int | None):
+        """When the user's unexpired rental of the agent ends (the latest, as renting again
+        extends it), or None."""
+        if agent_id is None or not getattr(user, "is_authenticated", False):
+            return None
+        return (
+            self.unexpired()
+            .filter(renter=user, agent_id=agent_id)
+            .aggregate(until=Max("expires_at"))["until"]
+        )
 
 
 class Rental(models.Model):

@@ -5,7 +5,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field, field_validator
 
-from agents.schemas import AgentStatsOut
+from agents.schemas import AgentStatsOut, stats_of
 
 from .models import MAX_PRICE
 
@@ -24,9 +24,7 @@ class ListingAgentOut(Schema):
 
     @staticmethod
     def resolve_stats(agent) -> dict:
-        from gamification.services import stats_payload
-
-        return stats_payload(agent=agent)
+        return stats_of(agent)
 
 
 class ListingOut(Schema):

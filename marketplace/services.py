@@ -1,6 +1,6 @@
 """Marketplace services: the only writers of listings, wallets, the ledger and rentals.
 
-Money rules (DESIGN.md "Money", API.md):
+Money rules (docs/DESIGN.md "Money", docs/API.md):
 - credits are Decimal with 2 places; the fee is MARKETPLACE_FEE_PERCENT of the price,
   rounded half-up to the cent, and the seller receives exactly price − fee, so the three
   entries of a trade (buyer −price, seller +price−fee, platform +fee) always sum to zero;
@@ -22,10 +22,14 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
-from config.errors import Conflict, Forbidden, Invalid, NotFound, PaymentRequired
+from accounts.models import User
+from agents.models import Agent
+from agents.services import activity_log, agent_transfer
+from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
+from gamification.services import record_sale
 
 from .models import CENT, MAX_PRICE, LedgerEntry, Listing, Rental, Transaction, Wallet, cents
 
@@ -60,7 +64,7 @@ def fee_for(price: Decimal) -> Decimal:
 # --- wallets -------------------------------------------------------------------------------
 
 
-def wallet_create(*, user) -> Wallet:
+def wallet_create(*, user: User) -> Wallet:
     """The user's wallet, created with SIGNUP_CREDITS the first time (idempotent).
 
     Called for every new user by the post_save receiver in apps.py, and lazily by
@@ -77,7 +81,7 @@ def wallet_create(*, user) -> Wallet:
     return wallet
 
 
-def wallet_for(*, user) -> Wallet:
+def wallet_for(*, user: User) -> Wallet:
     wallet = Wallet.objects.filter(user=user).first()
     return wallet if wallet is not None else wallet_create(user=user)
 
@@ -87,7 +91,7 @@ def _entry(wallet: Wallet | None, amount: Decimal, kind: str, *, txn=None, note=
 
 
 @transaction.atomic
-def wallet_grant(*, user, amount, by, note: str = "") -> LedgerEntry:
+def wallet_grant(*, user: User, amount, by: User | None, note: str = "") -> LedgerEntry:
     """Credit a user's wallet (staff, through the admin). Creates credits: a grant."""
     amount = money(amount)
     if amount <= 0 or amount > MAX_GRANT:
@@ -113,7 +117,7 @@ class WalletSummary:
     spent: Decimal
 
 
-def wallet_summary(*, user) -> WalletSummary:
+def wallet_summary(*, user: User) -> WalletSummary:
     """Balance, income from sales and rentals, and what was paid for purchases and rentals."""
     wallet = wallet_for(user=user)
     sums = wallet.entries.aggregate(
@@ -146,17 +150,31 @@ def _check_terms(listing_type: str, price, rental_days: int | None) -> tuple[Dec
     return price, rental_days
 
 
+def lock_agent_then_listing(
+    *, agent_id: int | None, listing_id: int | None = None
+) -> tuple[Agent | None, Listing | None]:
+    """Lock the agent, then the listing (either may be None), for the rest of the
+    transaction: the one lock order of every writer (module docstring). The agent's lock
+    serialises listing, delisting, buying and deleting of that agent."""
+    agent = None
+    if agent_id is not None:
+        agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
+    listing = None
+    if listing_id is not None:
+        listing = Listing.objects.select_for_update().get(pk=listing_id)
+    return agent, listing
+
+
 @transaction.atomic
 def listing_create(
-    *, agent, seller, listing_type: str, price, rental_days: int | None = None
+    *, agent: Agent, seller: User, listing_type: str, price, rental_days: int | None = None
 ) -> Listing:
     """List the seller's agent for sale or rent: owner only, one active listing per agent."""
-    from agents.models import Agent
-    from agents.services import activity_log
-
     price, rental_days = _check_terms(listing_type, price, rental_days)
-    # The agent's lock serialises listing, delisting and buying of this agent.
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    locked, _ = lock_agent_then_listing(agent_id=agent.pk)
+    if locked is None:
+        raise Conflict("This agent no longer exists.")
+    agent = locked
     if agent.owner_id != seller.pk:
         raise Forbidden("Only the agent's owner can list it.")
     if Listing.objects.active().for_agent(agent).exists():
@@ -179,22 +197,17 @@ def listing_create(
 
 
 @transaction.atomic
-def listing_withdraw(*, listing: Listing, by, reason: str = "") -> Listing:
+def listing_withdraw(*, listing: Listing, by: User, reason: str = "") -> Listing:
     """Take an active listing off the market (its seller, or staff through the admin)."""
     if not (listing.is_sold_by(by) or getattr(by, "is_staff", False)):
         raise Forbidden("Only the seller can withdraw this listing.")
     return _withdraw(listing, by, reason)
 
 
-def _withdraw(listing: Listing, by, reason: str) -> Listing:
-    from agents.models import Agent
-    from agents.services import activity_log
-
+def _withdraw(listing: Listing, by: User | None, reason: str) -> Listing:
     # Agent first, as in a purchase: the activity row below needs a key-share lock on the
     # agent, and taking it after the listing's lock could deadlock with a buyer.
-    if listing.agent_id is not None:
-        Agent.objects.select_for_update().filter(pk=listing.agent_id).first()
-    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    _agent, listing = lock_agent_then_listing(agent_id=listing.agent_id, listing_id=listing.pk)
     if not listing.is_active:
         raise Conflict(f"This listing is already {listing.status}.")
     listing.status = Listing.Status.WITHDRAWN
@@ -220,7 +233,11 @@ def _existing(buyer, idempotency_key: str | None, listing_id: int) -> Transactio
 
 
 def listing_purchase(
-    *, listing: Listing, buyer, idempotency_key: str | None = None, now: datetime | None = None
+    *,
+    listing: Listing,
+    buyer: User,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
 ) -> Transaction:
     """Buy (sale) or rent (rent) a listing, paying its price from the buyer's wallet.
 
@@ -242,15 +259,9 @@ def listing_purchase(
 
 
 @transaction.atomic
-def _purchase(*, listing: Listing, buyer, idempotency_key: str | None, now) -> Transaction:
-    from agents.models import Agent
-    from agents.services import activity_log, agent_transfer
-    from gamification.services import record_sale
-
+def _purchase(*, listing: Listing, buyer: User, idempotency_key: str | None, now) -> Transaction:
     # Lock order (module docstring): agent, listing, wallets by id.
-    if listing.agent_id is not None:
-        Agent.objects.select_for_update().filter(pk=listing.agent_id).first()
-    listing = Listing.objects.select_for_update().get(pk=listing.pk)
+    _agent, listing = lock_agent_then_listing(agent_id=listing.agent_id, listing_id=listing.pk)
     # Re-check everything now that nobody else can change it, starting with the key: a
     # concurrent retry that waited for our lock must find the first result, not a 409.
     txn = _existing(buyer, idempotency_key, listing.pk)
@@ -375,22 +386,10 @@ def rentals_cleanup(*, now: datetime | None = None) -> int:
     return deleted
 
 
-# --- questions other apps ask --------------------------------------------------------------
+# --- reactions to the agents app's events (receivers.py) -----------------------------------
 
 
-def rented_agent_ids(*, user) -> QuerySet:
-    """Ids of agents the user holds an unexpired rental of (a subquery, not a list)."""
-    if not getattr(user, "is_authenticated", False):
-        return Rental.objects.none().values("agent_id")
-    return Rental.objects.unexpired().filter(renter=user).values("agent_id")
-
-
-def listed_agent_ids() -> QuerySet:
-    """Ids of agents with an active listing (visible read-only to everyone)."""
-    return Listing.objects.active().filter(agent__isnull=False).values("agent_id")
-
-
-def agent_delete_blockers(*, agent) -> list[str]:
+def agent_delete_blockers(*, agent: Agent) -> list[str]:
     """Why the agent cannot be deleted now: unexpired rentals of other users."""
     rentals = Rental.objects.unexpired().filter(agent=agent).exclude(renter_id=agent.owner_id)
     last = rentals.order_by("-expires_at").values_list("expires_at", flat=True).first()
@@ -403,53 +402,10 @@ def agent_delete_blockers(*, agent) -> list[str]:
     ]
 
 
-def agent_listing_withdraw(*, agent, by) -> None:
+def agent_listing_withdraw(*, agent: Agent, by: User) -> None:
     """Withdraw the agent's active listing, if any (called before deleting an agent)."""
     listing = Listing.objects.active().for_agent(agent).first()
     if listing is not None:
         # The caller (agent_delete) holds the agent's lock and checked ownership.
         with transaction.atomic():
             _withdraw(listing, by, "Agent deleted")
-
-
-def rental_expiries(*, user) -> dict:
-    """{agent_id: expires_at} of the user's unexpired rentals (for the dashboard)."""
-    expiries: dict[int, datetime] = {}
-    for agent_id, expires_at in (
-        Rental.objects.unexpired().filter(renter=user).values_list("agent_id", "expires_at")
-    ):
-        expiries[agent_id] = max(expires_at, expiries.get(agent_id, expires_at))
-    return expiries
-
-
-def agent_panel_context(*, agent, user) -> dict:
-    """What the agent page's marketplace panel needs (listing, rentals, actions)."""
-    listing = Listing.objects.active().for_agent(agent).first()
-    is_owner = agent.is_owned_by(user)
-    rentals = Rental.objects.unexpired().filter(agent=agent)
-    context = {
-        "listing": listing,
-        "is_owner": is_owner,
-        "my_rental_expires_at": (
-            rentals.filter(renter=user)
-            .order_by("-expires_at")
-            .values_list("expires_at", flat=True)
-            .first()
-            if user.is_authenticated
-            else None
-        ),
-        "renters": rentals.values("renter_id").distinct().count() if is_owner else 0,
-        "sales": (
-            Transaction.objects.filter(listing__agent=agent, listing__seller=user).count()
-            if is_owner
-            else 0
-        ),
-    }
-    return context
-
-
-def listing_get_or_404(*, pk: int, user) -> Listing:
-    listing = Listing.objects.for_browsing().visible_to(user).filter(pk=pk).first()
-    if listing is None:
-        raise NotFound("Listing not found.")
-    return listing

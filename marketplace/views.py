@@ -2,17 +2,18 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agents.models import Agent
-from config.errors import Conflict, Forbidden, NotFound, PaymentRequired
-from config.htmx import HtmxHttpRequest
+from core.errors import Conflict, Forbidden, PaymentRequired
+from core.htmx import HtmxHttpRequest
+from core.http import redirect_next
+from gamification.panels import agent_panel_context
 
 from . import services
 from .forms import ListingCreateForm, ListingFilterForm, PurchaseForm
@@ -21,16 +22,10 @@ from .models import LedgerEntry, Listing, Rental, Transaction
 PAGE_SIZE = 25
 
 
-def get_listing_or_404(request: HttpRequest, pk: int, *, seller_only: bool = False) -> Listing:
-    """Active listings are public to signed-in users; closed ones only to their seller and
-    buyers (404 to anyone else). seller_only: 403 to those who may look but not act."""
-    try:
-        listing = services.listing_get_or_404(pk=pk, user=request.user)
-    except NotFound:
-        raise Http404("No such listing.") from None
-    if seller_only and not listing.is_sold_by(request.user):
-        raise PermissionDenied("Only the seller can do this.")
-    return listing
+def get_listing(request: HttpRequest, pk: int, *, need: str = "see") -> Listing:
+    """The listing through its access rule (Listing.objects.get_for): closed ones only to
+    their seller and buyers (404 to anyone else); need="sell": 403 to other viewers."""
+    return Listing.objects.for_browsing().get_for(request.user, pk, need=need)
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -68,8 +63,6 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, listing: Listing, **extra) -> dict:
-    from gamification.services import agent_panel_context
-
     agent = listing.agent
     user = request.user
     context = {
@@ -77,7 +70,7 @@ def _detail_context(request: HttpRequest, listing: Listing, **extra) -> dict:
         "agent": agent,
         "is_seller": listing.is_sold_by(user),
         "gamification": agent_panel_context(agent=agent, user=user) if agent else {},
-        "rental_expires_at": services.rental_expiries(user=user).get(listing.agent_id),
+        "rental_expires_at": Rental.objects.expiry_for(user=user, agent_id=listing.agent_id),
         "owns_agent": agent is not None and agent.is_owned_by(user),
         **extra,
     }
@@ -104,7 +97,7 @@ def _rental_expiry_preview(listing: Listing, context: dict):
 @require_GET
 @login_required
 def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    listing = get_listing_or_404(request, pk)
+    listing = get_listing(request, pk)
     confirm = request.GET.get("confirm") == "1" and listing.is_active
     template = "marketplace/listing_detail.html"
     if request.htmx and request.htmx.target == "purchase-panel":
@@ -115,7 +108,7 @@ def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def listing_purchase(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    listing = get_listing_or_404(request, pk)
+    listing = get_listing(request, pk)
     form = PurchaseForm(request.POST)
     key = form.cleaned_data["idempotency_key"] if form.is_valid() else None
     template = "marketplace/listing_detail.html"
@@ -145,7 +138,7 @@ def listing_purchase(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def listing_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    listing = get_listing_or_404(request, pk, seller_only=True)
+    listing = get_listing(request, pk, need="sell")
     try:
         services.listing_withdraw(listing=listing, by=request.user)
     except (Conflict, Forbidden) as exc:
@@ -161,17 +154,14 @@ def listing_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "marketplace/listing_detail.html#purchase-panel",
             _detail_context(request, listing),
         )
-    target = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return redirect(target)
-    return redirect("marketplace:listing_mine")
+    return redirect_next(request, reverse("marketplace:listing_mine"))
 
 
 def _listable(request: HttpRequest) -> QuerySet:
     """The caller's agents that have no active listing."""
     return (
         Agent.objects.owned_by(request.user)
-        .exclude(pk__in=services.listed_agent_ids())
+        .exclude(pk__in=Listing.objects.active().values("agent_id"))
         .order_by("name", "id")
     )
 

@@ -11,6 +11,11 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 def pytest_configure(config):
     # The SQLite test database and the screenshots live here; a fresh clone lacks it.
     ARTIFACTS.mkdir(exist_ok=True)
+    # Every user factory hashes a password: PBKDF2's million rounds made that most of the
+    # suite's time. Tests check who may log in, not the hasher's strength.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost", "0.0.0.0"}

@@ -3,8 +3,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router, Status
 from ninja.pagination import paginate
 
-from config.errors import Forbidden
-from config.schemas import ErrorOut
+from core.errors import Forbidden
+from core.schemas import ErrorOut
 
 from .models import Tool, ToolVersion
 from .schemas import (

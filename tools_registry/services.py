@@ -15,7 +15,7 @@ from smolagents.local_python_executor import BASE_PYTHON_TOOLS, check_import_aut
 from smolagents.utils import BASE_BUILTIN_MODULES
 
 from accounts.models import User
-from config.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid
 
 from . import builtins as catalog
 from .models import AllowedImport, Tool, ToolVersion
@@ -54,8 +54,9 @@ DEFAULT_ALLOWED_IMPORTS: tuple[str, ...] = tuple(
 )
 
 # Names a tool may not take, because inside the agent's interpreter something else already
-# answers to them and the collision is silent (notes §4.2): the answer mechanism, the
-# interpreter's functions, Python's builtins, importable modules and the built-in tools.
+# answers to them and the collision is silent (docs/smolagents-notes.md §4.2): the answer
+# mechanism, the interpreter's functions, Python's builtins, importable modules and the
+# built-in tools.
 RESERVED_TOOL_NAMES: frozenset[str] = frozenset(
     {"final_answer", "python_interpreter"}
     | set(BASE_PYTHON_TOOLS)

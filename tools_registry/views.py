@@ -5,8 +5,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from config.errors import Conflict, Invalid
-from config.htmx import HtmxHttpRequest
+from core.errors import Conflict, Invalid
+from core.htmx import HtmxHttpRequest
 
 from .forms import EXAMPLE, ToolFilterForm, ToolRegisterForm
 from .models import Tool, ToolVersion

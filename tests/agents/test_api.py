@@ -1,7 +1,8 @@
-"""The Agents part of API.md: lifecycle, validation and access (no execution here)."""
+"""The Agents part of docs/API.md: lifecycle, validation and access (no execution here)."""
 
 import pytest
 
+from agents import signals
 from agents.models import Agent, AgentActivity, Run
 from tests.factories import AgentFactory, RunFactory, UserFactory
 
@@ -151,13 +152,15 @@ def test_delete_is_204_and_removes_the_agent(api_client, agent):
     assert not Agent.objects.filter(pk=agent.pk).exists()
 
 
-def test_delete_is_refused_while_blockers_exist(api_client, agent, monkeypatch):
-    monkeypatch.setattr(
-        "marketplace.services.agent_delete_blockers",
-        lambda *, agent: ["bob rents it until 2026-12-01."],
-    )
+def test_delete_is_refused_while_an_app_above_blocks_it(api_client, agent):
+    def blocker(sender, **kwargs):
+        return ["bob rents it until 2026-12-01."]
 
-    response = api_client.delete(f"/api/v1/agents/{agent.pk}")
+    signals.agent_delete_check.connect(blocker, dispatch_uid="test_blocker")
+    try:
+        response = api_client.delete(f"/api/v1/agents/{agent.pk}")
+    finally:
+        signals.agent_delete_check.disconnect(dispatch_uid="test_blocker")
 
     assert response.status_code == 409
     assert "bob rents it" in response.json()["detail"]

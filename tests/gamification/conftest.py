@@ -54,14 +54,12 @@ def finish_run(agent, user=None, *, status="succeeded", steps=1, duration_ms=100
 
 
 @pytest.fixture
-def visible_to_all(monkeypatch):
-    """visible(agent): make the agent visible to everyone, as an active listing would.
-    (Patched at the marketplace's boundary so these tests do not depend on listings.)"""
-    listed: list[int] = []
-    monkeypatch.setattr("marketplace.services.listed_agent_ids", lambda: list(listed))
+def visible_to_all(db):
+    """visible(agent): make the agent visible to everyone with an active listing."""
+    from tests.factories import ListingFactory
 
     def visible(agent):
-        listed.append(agent.pk)
+        ListingFactory(agent=agent)
         return agent
 
     return visible

@@ -7,8 +7,9 @@ from django.db import IntegrityError, transaction
 
 from agents import services as agents
 from agents.models import Run
-from config.errors import Forbidden, Invalid
-from gamification import services
+from agents.schemas import stats_of as stats_payload
+from core.errors import Forbidden, Invalid
+from gamification import panels, services
 from gamification.models import AgentAchievement, AgentStats, ExperienceEvent, Rating
 from tests.factories import AgentFactory, RunFactory, UserFactory
 
@@ -91,17 +92,17 @@ def test_level_up_and_unlocks_become_run_notices(agent):
 
     stats = stats_of(agent)
     assert (stats.experience_points, stats.level) == (150, 2)
-    assert services.run_notices(run=tenth) == ["Achievement unlocked: Ten runs"]
+    assert panels.run_notices(run=tenth) == ["Achievement unlocked: Ten runs"]
     seventh = Run.objects.filter(agent=agent).order_by("pk")[6]
     first = Run.objects.filter(agent=agent).order_by("pk")[0]
-    assert services.run_notices(run=seventh) == ["Level 2 reached"]
-    assert services.run_notices(run=first) == ["Achievement unlocked: First run"]
+    assert panels.run_notices(run=seventh) == ["Level 2 reached"]
+    assert panels.run_notices(run=first) == ["Achievement unlocked: First run"]
 
 
 def test_run_notices_of_a_run_not_counted_are_empty(agent):
     run = RunFactory(conversation__agent=agent, status="queued")
 
-    assert services.run_notices(run=run) == []
+    assert panels.run_notices(run=run) == []
 
 
 def test_achievements_unlock_once_and_record_their_run(agent):
@@ -131,7 +132,7 @@ def test_level_5_unlocks_at_800_xp(agent):
     run = finish_run(agent)
 
     assert stats_of(agent).level == 5
-    assert services.run_notices(run=run) == [
+    assert panels.run_notices(run=run) == [
         "Level 5 reached",
         "Achievement unlocked: First run",
         "Achievement unlocked: Level 5",
@@ -279,7 +280,7 @@ def test_stats_payload_has_the_api_fields(agent):
     finish_run(agent, duration_ms=2000)
     agent = type(agent).objects.select_related("stats").get(pk=agent.pk)
 
-    payload = services.stats_payload(agent=agent)
+    payload = stats_payload(agent)
 
     assert set(payload) == {
         "total_requests", "successful_requests", "failed_requests", "average_response_time",
@@ -292,7 +293,7 @@ def test_stats_payload_has_the_api_fields(agent):
 
 
 def test_stats_payload_of_an_agent_without_stats_is_zeros():
-    payload = services.stats_payload(agent=AgentFactory())
+    payload = stats_payload(AgentFactory())
 
     assert payload["total_requests"] == 0 and payload["level"] == 1
     assert payload["achievements"] == []
@@ -303,7 +304,7 @@ def test_runs_per_day_counts_final_runs_of_the_last_two_weeks(agent):
     finish_run(agent, status="failed")
     finish_run(agent, status="cancelled")
 
-    series = services.runs_per_day(agent=agent)
+    series = panels.runs_per_day(agent=agent)
 
     assert len(series) == 14
     assert series[-1][1] == 2 and sum(n for _day, n in series) == 2
@@ -312,7 +313,7 @@ def test_runs_per_day_counts_final_runs_of_the_last_two_weeks(agent):
 def test_panel_context_for_an_eligible_rater(agent, rater):
     finish_run(agent, rater)
 
-    context = services.agent_panel_context(agent=agent, user=rater)
+    context = panels.agent_panel_context(agent=agent, user=rater)
 
     assert context["can_rate"] and context["rate_refusal"] is None
     assert context["level"].level == 1

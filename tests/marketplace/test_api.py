@@ -1,4 +1,4 @@
-"""API.md "Marketplace and wallet": every endpoint, status and filter."""
+"""docs/API.md "Marketplace and wallet": every endpoint, status and filter."""
 
 from decimal import Decimal
 

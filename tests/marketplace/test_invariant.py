@@ -20,7 +20,7 @@ from hypothesis.stateful import (
 
 from agents.models import Agent
 from agents.services import agent_delete
-from config.errors import DomainError
+from core.errors import DomainError
 from marketplace import services
 from marketplace.models import Listing, Rental, Wallet
 from tests.factories import AgentFactory, UserFactory

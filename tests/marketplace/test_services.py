@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentActivity
 from agents.services import agent_delete
-from config.errors import Conflict, Forbidden, Invalid, PaymentRequired
+from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
 from gamification.models import AgentStats
-from marketplace import services
+from marketplace import panels, services
 from marketplace.models import LedgerEntry, Listing, Rental, Transaction, Wallet
 from tests.factories import AgentFactory, UserFactory
 
@@ -310,7 +310,7 @@ def test_rent_grants_use_until_expiry_and_listing_stays(user, other_user, make_l
     assert Listing.objects.get(pk=listing.pk).is_active
     assert agent.is_usable_by(user) and not agent.is_owned_by(user)
     assert Agent.objects.usable_by(user).filter(pk=agent.pk).exists()
-    assert services.rental_expiries(user=user) == {agent.pk: txn.expires_at}
+    assert Rental.objects.expiry_for(user=user, agent_id=agent.pk) == txn.expires_at
     assert balance(other_user) == Decimal("1018.00")
     assert AgentStats.objects.get(agent=agent).earnings == Decimal("18.00")
     assert agent.activities.filter(verb="rented").exists()
@@ -324,7 +324,7 @@ def test_renting_again_extends_the_rental(user, other_user, make_listing):
     second = services.listing_purchase(listing=listing, buyer=user)
 
     assert second.expires_at == first.expires_at + timedelta(days=3)
-    assert services.rental_expiries(user=user)[listing.agent_id] == second.expires_at
+    assert Rental.objects.expiry_for(user=user, agent_id=listing.agent_id) == second.expires_at
 
 
 def test_expired_rental_stops_granting_access_at_once(user, other_user, make_listing):
@@ -334,7 +334,7 @@ def test_expired_rental_stops_granting_access_at_once(user, other_user, make_lis
 
     assert not listing.agent.is_usable_by(user)
     assert not Agent.objects.usable_by(user).exists()
-    assert services.rental_expiries(user=user) == {}
+    assert Rental.objects.expiry_for(user=user, agent_id=listing.agent_id) is None
     assert services.rentals_cleanup() == 1
     assert not Rental.objects.exists() and Transaction.objects.count() == 1
 
@@ -415,16 +415,9 @@ def test_agent_panel_context_for_owner_and_others(user, other_user, make_listing
     listing = make_listing(user, "rent")
     services.listing_purchase(listing=listing, buyer=other_user)
 
-    mine = services.agent_panel_context(agent=listing.agent, user=user)
-    theirs = services.agent_panel_context(agent=listing.agent, user=other_user)
+    mine = panels.agent_panel_context(agent=listing.agent, user=user)
+    theirs = panels.agent_panel_context(agent=listing.agent, user=other_user)
 
     assert mine["is_owner"] and mine["listing"] == listing and mine["renters"] == 1
     assert mine["sales"] == 1
     assert not theirs["is_owner"] and theirs["my_rental_expires_at"] is not None
-
-
-def test_rented_and_listed_ids_are_subqueries(user):
-    from django.db.models import QuerySet
-
-    assert isinstance(services.rented_agent_ids(user=user), QuerySet)
-    assert isinstance(services.listed_agent_ids(), QuerySet)

@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from agents.models import Agent
-from marketplace import services
+from marketplace import panels, services
 from marketplace.models import Listing, Transaction, Wallet
 from tests.factories import AgentFactory, ListingFactory, UserFactory
 
@@ -352,7 +352,7 @@ def _panel(agent, user) -> str:
     request.user = user
     return render_to_string(
         "marketplace/_agent_panel.html",
-        {"agent": agent, "marketplace": services.agent_panel_context(agent=agent, user=user)},
+        {"agent": agent, "marketplace": panels.agent_panel_context(agent=agent, user=user)},
         request=request,
     )
 

@@ -3,7 +3,7 @@ the selectable QuerySet and the reserved names."""
 
 import pytest
 
-from config.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid
 from tests.factories import ToolFactory, tool_source
 from tools_registry import builtins
 from tools_registry.models import Tool, ToolVersion

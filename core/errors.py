@@ -1,6 +1,6 @@
 """Domain errors shared by every app's services.
 
-Services raise these; the API maps each to its status (API.md), and views turn them into
+Services raise these; the API maps each to its status (docs/API.md), and views turn them into
 form errors or flash messages. Each carries a message written for the person who caused it.
 """
 

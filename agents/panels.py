@@ -1,0 +1,57 @@
+"""Panels that apps above agents add to agents' pages.
+
+The agent page shows the agent's stats (gamification) and its listing (marketplace), and a
+finished run shows what it earned; agents must not import those apps (docs/DESIGN.md,
+Layout). Each app registers its panel here from its AppConfig.ready: a template it owns
+and a function that builds that template's context from the request and the object, or
+returns None to show nothing. Agents' views render the slot and never learn who filled it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+# slot → what the context function receives
+SLOTS = {
+    "agent_detail": "the Agent, on its page",
+    "run_final": "a final Run, under its card (chat and run page)",
+}
+
+ContextBuilder = Callable[[HttpRequest, Any], dict | None]
+
+
+@dataclass(frozen=True)
+class Panel:
+    slot: str
+    name: str
+    template: str
+    context: ContextBuilder
+    order: int
+
+
+_registry: dict[str, list[Panel]] = {slot: [] for slot in SLOTS}
+
+
+def register(
+    slot: str, *, name: str, template: str, context: ContextBuilder, order: int = 100
+) -> None:
+    """Add (or replace, by name: ready() may run twice in tests) a panel to a slot."""
+    if slot not in SLOTS:
+        raise ValueError(f"Unknown panel slot {slot!r}; slots: {', '.join(SLOTS)}")
+    panels = [panel for panel in _registry[slot] if panel.name != name]
+    panels.append(Panel(slot=slot, name=name, template=template, context=context, order=order))
+    _registry[slot] = sorted(panels, key=lambda panel: (panel.order, panel.name))
+
+
+def render(slot: str, request: HttpRequest, obj: Any) -> list[SafeString]:
+    """The slot's panels as HTML, in order; panels whose builder returns None are left out."""
+    html = []
+    for panel in _registry[slot]:
+        context = panel.context(request, obj)
+        if context is not None:
+            html.append(render_to_string(panel.template, context, request=request))
+    return html

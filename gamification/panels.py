@@ -1,0 +1,138 @@
+"""Reads that build gamification's page panels: the stats panel (on the agent page, the
+listing page and its own page), the achievement boards, and the notices under a finished
+run. Nothing here writes; services.py does."""
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest
+from django.utils import timezone
+
+from agents import panels as agent_panels
+from agents.models import Agent, Run
+
+from . import charts, rules
+from .forms import RatingForm
+from .models import AgentAchievement, AgentStats, ExperienceEvent, Rating
+from .services import Outcome, rating_eligibility
+
+
+def stats_of(agent: Agent) -> AgentStats:
+    """The agent's stats row, or zeros before its first count (never saved here)."""
+    stats = getattr(agent, "stats", None)
+    return stats if stats is not None else AgentStats(agent=agent)
+
+
+def runs_per_day(*, agent: Agent, days: int = 14) -> list[tuple]:
+    """[(date, counted runs finished that day)] for the last `days` days, oldest first."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    counts = dict(
+        Run.objects.final()
+        .filter(agent_id=agent.pk, finished_at__date__gte=first)
+        .exclude(status=Run.Status.CANCELLED)
+        .annotate(day=TruncDate("finished_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    return [(day, counts.get(day, 0)) for day in (first + timedelta(n) for n in range(days))]
+
+
+def achievement_board(*, stats: AgentStats, unlocked_at: dict[str, object]) -> list[dict]:
+    """Every achievement for one agent: unlocked ones with their date, locked ones with
+    how to get them and how far along the agent is."""
+    held = set(stats.achievement_codes)
+    return [
+        {
+            "rule": rule,
+            "unlocked": rule.code in held,
+            "unlocked_at": unlocked_at.get(rule.code),
+            "progress": rule.progress(stats),
+        }
+        for rule in rules.ACHIEVEMENTS
+    ]
+
+
+def agent_panel_context(*, agent: Agent, user) -> dict:
+    """What the stats panel needs: the stats and their pictures, level and XP bar,
+    achievements (locked ones with how to get them), ratings and the rating form."""
+    stats = stats_of(agent)
+    ratings = list(Rating.objects.shown().for_agent(agent).select_related("user")[:20])
+    mine = None
+    if user.is_authenticated:
+        mine = next((r for r in ratings if r.user_id == user.pk), None) or (
+            Rating.objects.filter(agent_id=agent.pk, user_id=user.pk).first()
+        )
+    refusal = rating_eligibility(agent=agent, user=user)
+    initial = {"stars": mine.stars, "comment": mine.comment} if mine else {}
+    dates = AgentAchievement.objects.unlock_dates([agent.pk]).get(agent.pk, {})
+    latest = max(dates.items(), key=lambda item: item[1], default=None)
+    return {
+        "stats": stats,
+        "level": stats.level_progress,
+        "success_bar": charts.success_bar(
+            succeeded=stats.successful_requests, failed=stats.failed_requests
+        ),
+        "sparkline": charts.sparkline(runs_per_day(agent=agent)),
+        "achievements": achievement_board(stats=stats, unlocked_at=dates),
+        "unlocked_count": len(stats.achievement_codes),
+        "achievement_count": len(rules.ACHIEVEMENTS),
+        "latest_unlock": (
+            {"rule": rules.ACHIEVEMENTS_BY_CODE[latest[0]], "at": latest[1]}
+            if latest and latest[0] in rules.ACHIEVEMENTS_BY_CODE
+            else None
+        ),
+        "ratings": ratings,
+        "my_rating": mine,
+        "can_rate": refusal is None,
+        "rate_refusal": refusal,
+        "is_owner": agent.is_owned_by(user),
+        "form": RatingForm(initial=initial),
+    }
+
+
+def run_notices(*, run: Run) -> list[str]:
+    """Short notices for what a finished run unlocked ("Level 2 reached", "Achievement
+    unlocked: First run"), shown in the chat under that run. Empty until it is counted."""
+    event = ExperienceEvent.objects.filter(run_id=run.pk).first()
+    if event is None:
+        return []
+    codes = set(
+        AgentAchievement.objects.filter(run_id=run.pk).values_list("achievement__code", flat=True)
+    )
+    unlocked = [rule for rule in rules.ACHIEVEMENTS if rule.code in codes]
+    return Outcome(event=event, unlocked=unlocked).notices
+
+
+# --- panels on agents' pages (registered in GamificationConfig.ready) ----------------------
+
+
+def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
+    return {
+        "agent": agent,
+        "gamification": agent_panel_context(agent=agent, user=request.user),
+        "next": request.get_full_path(),
+    }
+
+
+def _run_final_panel(request: HttpRequest, run: Run) -> dict | None:
+    notices = run_notices(run=run)
+    return {"notices": notices} if notices else None
+
+
+def register() -> None:
+    agent_panels.register(
+        "agent_detail",
+        name="gamification",
+        template="gamification/_agent_panel.html",
+        context=_agent_detail_panel,
+        order=10,
+    )
+    agent_panels.register(
+        "run_final",
+        name="gamification",
+        template="gamification/_run_notices.html",
+        context=_run_final_panel,
+    )
