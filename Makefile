@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# pytest-xdist processes: one per core ("auto"), each with its own test database; a test
+# module stays on one process (its module fixtures, and tests that read its earlier results).
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test install lint format bench clean
 
@@ -22,12 +25,13 @@ run: install
 
 test: install lint
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m mypy
 
 format: install
 	$(PY) -m ruff check --fix .

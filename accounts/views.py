@@ -2,12 +2,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .forms import LoginForm, SignupForm, TokenCreateForm
+from .http import AuthedHttpRequest
 from .models import ApiToken
 from .ratelimit import auth_blocked, auth_failed, signup_blocked
 from .services import token_create, token_revoke
@@ -33,7 +35,7 @@ class RateLimitedLoginView(LoginView):
             )
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form: LoginForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         auth_failed(self.request, self.request.POST.get("username", ""))
         return super().form_invalid(form)
 
@@ -68,7 +70,7 @@ NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthedHttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token, raw = token_create(user=request.user, name=form.cleaned_data["name"])
@@ -94,7 +96,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke_view(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.for_user(request.user), pk=pk)
     if request.method == "POST":
         token_revoke(token=token)
@@ -104,5 +106,5 @@ def token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "accounts/account.html")

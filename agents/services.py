@@ -147,13 +147,14 @@ def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | 
     if conversation_id is None:
         conversation = Conversation.objects.create(agent=agent, user=user, title=message[:120])
     else:
-        conversation = (
+        found = (
             Conversation.objects.select_for_update()
             .filter(pk=conversation_id, agent=agent, user=user)
             .first()
         )
-        if conversation is None:
+        if found is None:
             raise NotFound("Conversation not found.")
+        conversation = found
         if conversation.runs.in_flight().exists():
             raise Conflict("This conversation already has a turn in progress; wait for it.")
         conversation.save(update_fields=["updated_at"])
@@ -259,7 +260,7 @@ def runs_reap() -> int:
 
 def run_execute(*, run_id: int, worker_id: str = "") -> None:
     """Claim a queued run and execute it (the task worker calls this)."""
-    from .runtime.engine import execute_turn
+    from .runtime.turn import execute_turn
 
     run = run_claim(run_id=run_id, worker_id=worker_id or _worker_id())
     if run is None:

@@ -2,15 +2,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from accounts.http import AuthedHttpRequest
 from core.errors import DomainError
-from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from tools_registry.models import Tool
 from tools_registry.services import allowed_modules
@@ -22,13 +22,13 @@ from .models import Agent, Conversation, Run
 PAGE_SIZE = 50
 
 
-def get_agent(request: HttpRequest, pk: int, *, need: str = "see") -> Agent:
+def get_agent(request: AuthedHttpRequest, pk: int, *, need: str = "see") -> Agent:
     """The agent through its access rule (Agent.objects.get_for): 404 when the user may
     not see it, 403 when they may see it but not do what `need` says."""
     return Agent.objects.select_related("owner", "stats").get_for(request.user, pk, need=need)
 
 
-def get_run(request: HttpRequest, pk: int) -> Run:
+def get_run(request: AuthedHttpRequest, pk: int) -> Run:
     return Run.objects.select_related("agent", "conversation", "user").get_for(request.user, pk)
 
 
@@ -54,7 +54,7 @@ def _in_flight(user):
 
 @require_GET
 @login_required
-def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     template = "agents/dashboard.html"
     if request.htmx and request.htmx.target == "runs-in-flight":
         return render(
@@ -91,13 +91,13 @@ def _agent_form(data=None, initial=None) -> AgentForm:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def agent_create(request: HttpRequest) -> HttpResponse:
+def agent_create(request: AuthedHttpRequest) -> HttpResponse:
     form = _agent_form(request.POST or None, initial={"metadata": "{}"})
     if request.method == "POST" and form.is_valid():
         try:
             agent = services.agent_create(owner=request.user, config=form.config())
         except DomainError as exc:
-            form.add_error(None, exc.detail if isinstance(exc.detail, str) else "Invalid.")
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"Agent “{agent.name}” created. Start it to chat.")
             return redirect("agents:agent_detail", pk=agent.pk)
@@ -108,14 +108,14 @@ def agent_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk, need="edit")
     form = _agent_form(request.POST or None, initial=AgentForm.initial_for(agent))
     if request.method == "POST" and form.is_valid():
         try:
             services.agent_update(agent=agent, by=request.user, config=form.config())
         except DomainError as exc:
-            form.add_error(None, exc.detail if isinstance(exc.detail, str) else "Invalid.")
+            form.add_error(None, exc.message)
         else:
             messages.success(
                 request, "Saved. A running agent uses the new configuration from its next turn."
@@ -128,7 +128,7 @@ def agent_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def agent_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk)
     is_owner = agent.is_owned_by(request.user)
     runs = agent.runs.select_related("user")
@@ -149,7 +149,7 @@ def agent_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _after_state_change(request: HtmxHttpRequest, agent: Agent) -> HttpResponse:
+def _after_state_change(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
     """htmx from the dashboard swaps the agent's row; otherwise back to where we came from."""
     if request.htmx:
         agent = _dashboard_agents(request.user).get(pk=agent.pk)
@@ -160,12 +160,12 @@ def _after_state_change(request: HtmxHttpRequest, agent: Agent) -> HttpResponse:
 
 @require_POST
 @login_required
-def agent_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def agent_start(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk, need="edit")
     try:
         agent = services.agent_start(agent=agent, by=request.user)
     except DomainError as exc:
-        messages.error(request, exc.detail)
+        messages.error(request, exc.message)
         agent.refresh_from_db()
     else:
         messages.success(request, f"“{agent.name}” is running.")
@@ -174,7 +174,7 @@ def agent_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def agent_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def agent_stop(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = services.agent_stop(agent=get_agent(request, pk, need="edit"), by=request.user)
     messages.success(request, f"“{agent.name}” is stopped.")
     return _after_state_change(request, agent)
@@ -182,13 +182,13 @@ def agent_stop(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def agent_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def agent_delete(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk, need="own")
     if request.method == "POST":
         try:
             services.agent_delete(agent=agent, by=request.user)
         except DomainError as exc:
-            messages.error(request, exc.detail)
+            messages.error(request, exc.message)
             return redirect("agents:agent_delete", pk=agent.pk)
         messages.success(request, f"Agent “{agent.name}” deleted.")
         return redirect("agents:dashboard")
@@ -215,10 +215,10 @@ def _conversation_runs(conversation: Conversation | None):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def chat(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def chat(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk, need="use")
     conversations = agent.conversations.filter(user=request.user).annotate(run_count=Count("runs"))
-    conversation = None
+    conversation: Conversation | None = None
     selected = request.POST.get("conversation") or request.GET.get("c")
     if selected and str(selected).isdigit():
         conversation = get_object_or_404(conversations, pk=int(selected))
@@ -236,7 +236,7 @@ def chat(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     conversation_id=conversation.pk if conversation else None,
                 )
             except DomainError as exc:
-                form.add_error("message", exc.detail)
+                form.add_error("message", exc.message)
                 status = exc.status
             else:
                 url = reverse("agents:chat", args=[agent.pk]) + f"?c={run.conversation_id}"
@@ -274,11 +274,11 @@ def _chat_context(agent, conversation, conversations, form) -> dict:
 
 @require_GET
 @login_required
-def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     return _render_run(request, get_run(request, pk))
 
 
-def _render_run(request: HtmxHttpRequest, run: Run) -> HttpResponse:
+def _render_run(request: AuthedHttpRequest, run: Run) -> HttpResponse:
     """The run page, or for htmx the run card alone (polled until the run is final)."""
     context = {
         "run": run,
@@ -297,12 +297,12 @@ def _render_run(request: HtmxHttpRequest, run: Run) -> HttpResponse:
 
 @require_POST
 @login_required
-def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def run_cancel(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     run = get_run(request, pk)
     try:
         run = services.run_cancel(run=run, by=request.user)
     except DomainError as exc:
-        messages.error(request, exc.detail)
+        messages.error(request, exc.message)
     if request.htmx:
         return _render_run(request, run)
     return redirect_next(request, reverse("agents:run_detail", args=[run.pk]))

@@ -1,4 +1,4 @@
-"""How many slow turns one worker process holds at once (DESIGN.md "Workers").
+"""How many slow turns one worker process holds at once (docs/DESIGN.md "Workers").
 
 Sends N chat turns at once to one `manage.py run_worker` process; each turn's model call
 takes S seconds (the local fake server's `slow-S` scenario). Prints the wall time for all

@@ -12,6 +12,17 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def message(self) -> str:
+        """The detail as one sentence for a page (flash message, form error): a list of
+        field errors ({"loc", "msg"} dicts or strings) is joined."""
+        if isinstance(self.detail, str):
+            return self.detail
+        parts = [
+            item.get("msg", "") if isinstance(item, dict) else str(item) for item in self.detail
+        ]
+        return " ".join(part for part in parts if part) or "Invalid."
+
 
 class PaymentRequired(DomainError):
     status = 402

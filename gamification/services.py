@@ -9,10 +9,13 @@ agent queue behind each other instead of losing increments, and the derived fiel
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from accounts.models import User
+from agents.models import Agent, Run, RunStep
 from core.errors import Forbidden, Invalid
 
 from . import rules
@@ -43,7 +46,7 @@ class RatingOutcome:
     notices: list[str]
 
 
-def agent_stats_create(*, agent) -> AgentStats:
+def agent_stats_create(*, agent: Agent) -> AgentStats:
     stats, _created = AgentStats.objects.get_or_create(agent=agent)
     return stats
 
@@ -76,7 +79,9 @@ def _locked_stats(agent_id: int) -> AgentStats:
     return AgentStats.objects.select_for_update().get(agent_id=agent_id)
 
 
-def _settle(stats: AgentStats, *, kind: str, xp: int, run=None, ledger: bool = True) -> Outcome:
+def _settle(
+    stats: AgentStats, *, kind: str, xp: int, run: Run | None = None, ledger: bool = True
+) -> Outcome:
     """After the counters changed: add XP, recompute the level, unlock what is now earned,
     save, and write the XP ledger row. The caller holds the row lock."""
     level_before = stats.level
@@ -123,7 +128,7 @@ def _settle(stats: AgentStats, *, kind: str, xp: int, run=None, ledger: bool = T
 
 
 @transaction.atomic
-def record_run(*, run) -> list[str]:
+def record_run(*, run: Run) -> list[str]:
     """Count a finished run in its agent's stats and award its XP and achievements.
 
     Called by the agents engine in the transaction that finalises the run (run_finish),
@@ -131,8 +136,6 @@ def record_run(*, run) -> list[str]:
     row per counted run. Cancelled runs are the user's choice, not the agent's record: they
     are not counted. Returns the notices (level-ups, unlocks) for the chat.
     """
-    from agents.models import Run, RunStep
-
     if run.status == Run.Status.CANCELLED or not run.is_final:
         return []
     stats = _locked_stats(run.agent_id)
@@ -161,7 +164,7 @@ def record_run(*, run) -> list[str]:
 
 
 @transaction.atomic
-def record_sale(*, agent, amount, kind: str) -> list[str]:
+def record_sale(*, agent: Agent, amount: Decimal | str, kind: str) -> list[str]:
     """Count the seller's income from a sale or rental (kind: "sale" | "rental") in the
     agent's stats, with its XP and achievements, inside the marketplace's transaction."""
     if kind not in ("sale", "rental"):
@@ -182,11 +185,9 @@ def record_sale(*, agent, amount, kind: str) -> list[str]:
 # --- ratings ---------------------------------------------------------------------------------
 
 
-def rating_eligibility(*, agent, user) -> str | None:
+def rating_eligibility(*, agent: Agent, user: User | AnonymousUser) -> str | None:
     """Why `user` may not rate `agent`, or None if they may: the owner cannot rate, and
     only someone who ran the agent at least once (a finished run) can."""
-    from agents.models import Run
-
     if not user.is_authenticated:
         return "Log in to rate agents."
     if agent.owner_id == user.pk:
@@ -211,7 +212,7 @@ def _ratings_recount(stats: AgentStats) -> None:
 
 
 @transaction.atomic
-def rating_save(*, agent, user, stars: int, comment: str = "") -> RatingOutcome:
+def rating_save(*, agent: Agent, user: User, stars: int, comment: str = "") -> RatingOutcome:
     """Create or update `user`'s rating of `agent` and recompute its average.
 
     A rater's first 5 stars for an agent pay XP once; a hidden rating stays hidden when
@@ -244,7 +245,7 @@ def rating_save(*, agent, user, stars: int, comment: str = "") -> RatingOutcome:
 
 
 @transaction.atomic
-def rating_hide(*, rating: Rating, by, reason: str) -> Rating:
+def rating_hide(*, rating: Rating, by: User, reason: str) -> Rating:
     """Moderation: hide a rating (with a reason) from the list and the average."""
     reason = (reason or "").strip()
     if not reason:
@@ -260,7 +261,7 @@ def rating_hide(*, rating: Rating, by, reason: str) -> Rating:
 
 
 @transaction.atomic
-def rating_unhide(*, rating: Rating, by) -> Rating:
+def rating_unhide(*, rating: Rating, by: User) -> Rating:
     stats = _locked_stats(rating.agent_id)
     Rating.objects.filter(pk=rating.pk).update(
         is_hidden=False, hidden_reason="", hidden_by=None, hidden_at=None

@@ -2,13 +2,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import AuthedHttpRequest
 from agents.models import Agent
-from core.htmx import HtmxHttpRequest
 from core.http import safe_next_url
 
 from . import panels, rules, services
@@ -19,7 +19,7 @@ PAGE_SIZE = 25
 PANEL_REGIONS = {"agent-stats", "agent-achievements", "agent-ratings"}  # partials = element ids
 
 
-def _agent(request: HttpRequest, agent_id: int) -> Agent:
+def _agent(request: AuthedHttpRequest, agent_id: int) -> Agent:
     """Agents whose stats the user may see (visible, or run by them before): 404 else."""
     return Agent.objects.select_related("owner", "stats").get_for(
         request.user, agent_id, need="review"
@@ -28,7 +28,7 @@ def _agent(request: HttpRequest, agent_id: int) -> Agent:
 
 @require_GET
 @login_required
-def leaderboard(request: HtmxHttpRequest) -> HttpResponse:
+def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
     form = LeaderboardForm(request.GET or None)
     sort = "xp"
     if form.is_valid() and form.cleaned_data["sort"]:
@@ -54,7 +54,7 @@ def leaderboard(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def achievement_list(request: HtmxHttpRequest) -> HttpResponse:
+def achievement_list(request: AuthedHttpRequest) -> HttpResponse:
     """The user's own agents with every achievement, unlocked or still to get."""
     stats = list(
         AgentStats.objects.filter(agent__owner=request.user)
@@ -87,7 +87,7 @@ def achievement_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def agent_stats(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
+def agent_stats(request: AuthedHttpRequest, agent_id: int) -> HttpResponse:
     """The agent's stats panel as a page of its own (the agent and listing pages include
     the same panel). htmx requests for one region get that region's partial."""
     agent = _agent(request, agent_id)
@@ -99,7 +99,7 @@ def agent_stats(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def rating_save(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
+def rating_save(request: AuthedHttpRequest, agent_id: int) -> HttpResponse:
     agent = _agent(request, agent_id)
     refusal = services.rating_eligibility(agent=agent, user=request.user)
     if refusal:
@@ -130,7 +130,7 @@ def rating_save(request: HtmxHttpRequest, agent_id: int) -> HttpResponse:
     return render(request, "gamification/_rating_saved.html", context)
 
 
-def _panel(request: HtmxHttpRequest, agent: Agent, **extra) -> dict:
+def _panel(request: AuthedHttpRequest, agent: Agent, **extra) -> dict:
     panel = panels.agent_panel_context(agent=agent, user=request.user)
     panel.update(extra)
     # The rating form returns to the page it sits on (this one, the agent page, a listing).
@@ -140,5 +140,5 @@ def _panel(request: HtmxHttpRequest, agent: Agent, **extra) -> dict:
     return {"agent": agent, "gamification": panel, "next": here}
 
 
-def _next_url(request: HttpRequest, agent: Agent) -> str:
+def _next_url(request: AuthedHttpRequest, agent: Agent) -> str:
     return safe_next_url(request, reverse("gamification:agent_stats", args=[agent.pk]))

@@ -150,19 +150,19 @@ def _check_terms(listing_type: str, price, rental_days: int | None) -> tuple[Dec
     return price, rental_days
 
 
-def lock_agent_then_listing(
-    *, agent_id: int | None, listing_id: int | None = None
-) -> tuple[Agent | None, Listing | None]:
-    """Lock the agent, then the listing (either may be None), for the rest of the
-    transaction: the one lock order of every writer (module docstring). The agent's lock
-    serialises listing, delisting, buying and deleting of that agent."""
-    agent = None
-    if agent_id is not None:
-        agent = Agent.objects.select_for_update().filter(pk=agent_id).first()
-    listing = None
-    if listing_id is not None:
-        listing = Listing.objects.select_for_update().get(pk=listing_id)
-    return agent, listing
+def lock_agent(*, agent_id: int | None) -> Agent | None:
+    """Lock the agent's row for the rest of the transaction: it serialises listing,
+    delisting, buying and deleting of that agent. None when it is gone."""
+    if agent_id is None:
+        return None
+    return Agent.objects.select_for_update().filter(pk=agent_id).first()
+
+
+def lock_agent_then_listing(*, listing: Listing) -> Listing:
+    """Lock the listing's agent, then the listing, and return the listing as locked: the
+    one lock order of every writer that takes both (module docstring)."""
+    lock_agent(agent_id=listing.agent_id)
+    return Listing.objects.select_for_update().get(pk=listing.pk)
 
 
 @transaction.atomic
@@ -171,7 +171,7 @@ def listing_create(
 ) -> Listing:
     """List the seller's agent for sale or rent: owner only, one active listing per agent."""
     price, rental_days = _check_terms(listing_type, price, rental_days)
-    locked, _ = lock_agent_then_listing(agent_id=agent.pk)
+    locked = lock_agent(agent_id=agent.pk)
     if locked is None:
         raise Conflict("This agent no longer exists.")
     agent = locked
@@ -207,14 +207,14 @@ def listing_withdraw(*, listing: Listing, by: User, reason: str = "") -> Listing
 def _withdraw(listing: Listing, by: User | None, reason: str) -> Listing:
     # Agent first, as in a purchase: the activity row below needs a key-share lock on the
     # agent, and taking it after the listing's lock could deadlock with a buyer.
-    _agent, listing = lock_agent_then_listing(agent_id=listing.agent_id, listing_id=listing.pk)
+    listing = lock_agent_then_listing(listing=listing)
     if not listing.is_active:
         raise Conflict(f"This listing is already {listing.status}.")
     listing.status = Listing.Status.WITHDRAWN
     listing.status_reason = reason[:200]
     listing.closed_at = timezone.now()
     listing.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
-    if listing.agent_id:
+    if listing.agent is not None:
         detail = "Withdrawn" + (f": {reason}" if reason else "")
         activity_log(agent=listing.agent, actor=by, verb="unlisted", detail=detail)
     return listing
@@ -261,7 +261,7 @@ def listing_purchase(
 @transaction.atomic
 def _purchase(*, listing: Listing, buyer: User, idempotency_key: str | None, now) -> Transaction:
     # Lock order (module docstring): agent, listing, wallets by id.
-    _agent, listing = lock_agent_then_listing(agent_id=listing.agent_id, listing_id=listing.pk)
+    listing = lock_agent_then_listing(listing=listing)
     # Re-check everything now that nobody else can change it, starting with the key: a
     # concurrent retry that waited for our lock must find the first result, not a 409.
     txn = _existing(buyer, idempotency_key, listing.pk)
@@ -269,13 +269,14 @@ def _purchase(*, listing: Listing, buyer: User, idempotency_key: str | None, now
         return txn
     if listing.seller_id == buyer.pk:
         raise Conflict("This is your own listing.")
-    if not listing.is_active or listing.agent_id is None or listing.seller_id is None:
+    seller = listing.seller
+    if not listing.is_active or listing.agent_id is None or seller is None:
         raise Conflict(f"This listing is no longer available (it is {listing.status}).")
     agent = Agent.objects.get(pk=listing.agent_id)
     if agent.owner_id == buyer.pk:
         raise Conflict("You already own this agent.")
     wallet_for(user=buyer)
-    wallet_for(user=listing.seller)
+    wallet_for(user=seller)
     wallets = {
         w.user_id: w
         for w in Wallet.objects.select_for_update()
@@ -293,9 +294,9 @@ def _purchase(*, listing: Listing, buyer: User, idempotency_key: str | None, now
     fee = fee_for(price)
     income = price - fee
     is_rent = listing.is_rent
-    expires_at = None
+    expires_at: datetime | None = None
     starts_at = now
-    if is_rent:
+    if listing.rental_days is not None:  # rent listings, and only they, have days
         # Renting again extends the current rental instead of overlapping it.
         current = (
             Rental.objects.unexpired(now)
@@ -347,7 +348,7 @@ def _purchase(*, listing: Listing, buyer: User, idempotency_key: str | None, now
     for wallet in (buyer_wallet, seller_wallet):
         wallet.save(update_fields=["balance", "updated_at"])
 
-    if is_rent:
+    if expires_at is not None:
         Rental.objects.create(
             agent=agent, renter=buyer, transaction=txn, starts_at=starts_at, expires_at=expires_at
         )

@@ -1,17 +1,19 @@
 import uuid
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthedHttpRequest
 from agents.models import Agent
 from core.errors import Conflict, Forbidden, PaymentRequired
-from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from gamification.panels import agent_panel_context
 
@@ -22,13 +24,13 @@ from .models import LedgerEntry, Listing, Rental, Transaction
 PAGE_SIZE = 25
 
 
-def get_listing(request: HttpRequest, pk: int, *, need: str = "see") -> Listing:
+def get_listing(request: AuthedHttpRequest, pk: int, *, need: str = "see") -> Listing:
     """The listing through its access rule (Listing.objects.get_for): closed ones only to
     their seller and buyers (404 to anyone else); need="sell": 403 to other viewers."""
     return Listing.objects.for_browsing().get_for(request.user, pk, need=need)
 
 
-def _query_without_page(request: HttpRequest) -> str:
+def _query_without_page(request: AuthedHttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
@@ -36,7 +38,7 @@ def _query_without_page(request: HttpRequest) -> str:
 
 @require_GET
 @login_required
-def listing_list(request: HtmxHttpRequest) -> HttpResponse:
+def listing_list(request: AuthedHttpRequest) -> HttpResponse:
     form = ListingFilterForm(request.GET or None)
     listings = Listing.objects.active().for_browsing()
     sort = "newest"
@@ -62,7 +64,7 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-def _detail_context(request: HttpRequest, listing: Listing, **extra) -> dict:
+def _detail_context(request: AuthedHttpRequest, listing: Listing, **extra) -> dict:
     agent = listing.agent
     user = request.user
     context = {
@@ -84,11 +86,9 @@ def _detail_context(request: HttpRequest, listing: Listing, **extra) -> dict:
     return context
 
 
-def _rental_expiry_preview(listing: Listing, context: dict):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
+def _rental_expiry_preview(listing: Listing, context: dict) -> datetime | None:
+    if listing.rental_days is None:
+        return None
     # Renting again extends the current rental (see services.listing_purchase).
     start = context["rental_expires_at"] or timezone.now()
     return start + timedelta(days=listing.rental_days)
@@ -96,7 +96,7 @@ def _rental_expiry_preview(listing: Listing, context: dict):
 
 @require_GET
 @login_required
-def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def listing_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     listing = get_listing(request, pk)
     confirm = request.GET.get("confirm") == "1" and listing.is_active
     template = "marketplace/listing_detail.html"
@@ -107,7 +107,7 @@ def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def listing_purchase(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def listing_purchase(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     listing = get_listing(request, pk)
     form = PurchaseForm(request.POST)
     key = form.cleaned_data["idempotency_key"] if form.is_valid() else None
@@ -137,12 +137,12 @@ def listing_purchase(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def listing_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def listing_withdraw(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     listing = get_listing(request, pk, need="sell")
     try:
         services.listing_withdraw(listing=listing, by=request.user)
     except (Conflict, Forbidden) as exc:
-        messages.error(request, exc.detail)
+        messages.error(request, exc.message)
     else:
         messages.success(request, f"Withdrew the listing of {listing.agent_name}.")
     if request.htmx and request.htmx.target == "my-listings":
@@ -157,7 +157,7 @@ def listing_withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect_next(request, reverse("marketplace:listing_mine"))
 
 
-def _listable(request: HttpRequest) -> QuerySet:
+def _listable(request: AuthedHttpRequest) -> QuerySet:
     """The caller's agents that have no active listing."""
     return (
         Agent.objects.owned_by(request.user)
@@ -167,7 +167,11 @@ def _listable(request: HttpRequest) -> QuerySet:
 
 
 def _render_mine(
-    request: HttpRequest, form: ListingCreateForm, *, status: int = 200, fragment: bool = False
+    request: AuthedHttpRequest,
+    form: ListingCreateForm,
+    *,
+    status: int = 200,
+    fragment: bool = False,
 ) -> HttpResponse:
     listings = Listing.objects.by_seller(request.user).select_related("agent__stats")
     page = Paginator(listings, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -189,7 +193,7 @@ def _render_mine(
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def listing_mine(request: HtmxHttpRequest) -> HttpResponse:
+def listing_mine(request: AuthedHttpRequest) -> HttpResponse:
     agents = _listable(request)
     if request.method == "POST":
         form = ListingCreateForm(request.POST, agents=agents)
@@ -204,12 +208,12 @@ def listing_mine(request: HtmxHttpRequest) -> HttpResponse:
                     rental_days=data["rental_days"],
                 )
             except (Conflict, Forbidden) as exc:
-                form.add_error(None, exc.detail)
+                form.add_error(None, exc.message)
             else:
                 messages.success(request, f"Listed {listing.agent_name} for {listing.price}.")
                 return redirect("marketplace:listing_detail", pk=listing.pk)
         return _render_mine(request, form, status=422)
-    initial = {}
+    initial: dict[str, object] = {}
     if request.GET.get("agent", "").isdigit():
         initial["agent"] = int(request.GET["agent"])
     if request.GET.get("type") in Listing.Type.values:
@@ -221,7 +225,7 @@ def listing_mine(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def wallet_detail(request: HtmxHttpRequest) -> HttpResponse:
+def wallet_detail(request: AuthedHttpRequest) -> HttpResponse:
     summary = services.wallet_summary(user=request.user)
     entries = LedgerEntry.objects.filter(wallet__user=request.user).select_related(
         "transaction__listing"

@@ -127,13 +127,19 @@ def make_api_client(db):
 @pytest.fixture(autouse=True)
 def _registry_defaults(request):
     """Transactional tests flush every table after each test, including the rows data
-    migrations made (the import allowlist, the built-in tools); put them back."""
+    migrations made (the import allowlist, the built-in tools); put them back. A test
+    that runs after such a flush in the same process (pytest-xdist deals files out in any
+    order) finds them back too, so no test depends on the order it runs in."""
     marker = request.node.get_closest_marker("django_db")
     transactional = (marker is not None and marker.kwargs.get("transaction")) or any(
         name in request.fixturenames for name in ("transactional_db", "live_server")
     )
-    if transactional:
-        request.getfixturevalue("transactional_db")
-        from tools_registry.services import registry_defaults_ensure
+    uses_db = transactional or marker is not None or "db" in request.fixturenames
+    if not uses_db:
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from tools_registry.models import Tool
+    from tools_registry.services import registry_defaults_ensure
 
+    if transactional or not Tool.objects.filter(builtin=True).exists():
         registry_defaults_ensure()

@@ -1,4 +1,5 @@
-"""The API's error contract (API.md "Errors"): JSON {"detail": ...}, the right status, no 500."""
+"""The API's error contract (docs/API.md "Errors"): JSON {"detail": ...}, the right status,
+no 500."""
 
 import json
 import re

@@ -4,7 +4,7 @@ from django.core.management import call_command
 
 from accounts.demo import DEMO_PASSWORD, DEMO_USERS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def test_seed_demo_is_idempotent_and_prints_passwords(capsys):

@@ -1,4 +1,4 @@
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router, Status
 from ninja.pagination import paginate
@@ -40,10 +40,10 @@ def tool_register_op(request: HttpRequest, payload: ToolRegisterIn):
 
 @router.get("/tools/{name}", response={200: ToolDetailOut, **ERRORS}, summary="One tool")
 def tool_detail(request: HttpRequest, name: str):
-    if not name.isidentifier():
-        raise Http404  # no tool can have this name
-    return get_object_or_404(
-        Tool.objects.for_listing().prefetch_related("versions__created_by"), name=name
+    return (
+        Tool.objects.for_listing()
+        .prefetch_related("versions__created_by")
+        .get_for(request.auth, name)
     )
 
 
@@ -55,10 +55,9 @@ def tool_detail(request: HttpRequest, name: str):
 def tool_version_detail(
     request: HttpRequest, name: str, version: int = Path(..., ge=1, le=2_147_483_647)
 ):
-    if not name.isidentifier():
-        raise Http404
+    tool = Tool.objects.get_for(request.auth, name)
     return get_object_or_404(
-        ToolVersion.objects.select_related("created_by"), tool__name=name, version=version
+        ToolVersion.objects.select_related("created_by"), tool=tool, version=version
     )
 
 

@@ -55,7 +55,7 @@ def _installed(module: str) -> bool:
 
 # One class per tool name: smolagents ships four classes named web_search. WebSearchTool needs
 # only `requests`; DuckDuckGoSearchTool needs `ddgs`; ApiWebSearchTool and GoogleSearchTool
-# keep an API key on the instance, where generated code can read it (notes §5.2).
+# keep an API key on the instance, where generated code can read it (docs/smolagents-notes.md §5.2).
 CATALOG: tuple[BuiltinTool, ...] = (
     BuiltinTool(
         "FinalAnswerTool",

@@ -2,7 +2,8 @@
 
 Never import this into the web or worker process. No Django here, so a bare sandbox child
 can use it. smolagents' @tool calls inspect.getsource(), which needs a real file registered
-in sys.modules (notes §4.1), so the source is written to a file and imported from there.
+in sys.modules (docs/smolagents-notes.md §4.1), so the source is written to a file and
+imported from there.
 """
 
 import importlib.util

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.errors import Forbidden, NotFound
+
 
 class ToolQuerySet(models.QuerySet):
     def builtin(self) -> "ToolQuerySet":
@@ -32,6 +34,21 @@ class ToolQuerySet(models.QuerySet):
 
     def for_listing(self) -> "ToolQuerySet":
         return self.select_related("owner")
+
+    def get_for(self, user, name: str, *, need: str = "see") -> "Tool":
+        """The access rule for tools, shared by pages and the API: the registry is public
+        to signed-in users, so "see" finds any tool by name; "own" (start a new version
+        from its code) is its owner's only. Raises NotFound or Forbidden."""
+        if need not in ("see", "own"):
+            raise ValueError(f"need must be see or own, not {need!r}")
+        # No tool can have a name that is not an identifier (this also keeps NUL bytes
+        # away from PostgreSQL).
+        tool = self.filter(name=name).first() if name.isidentifier() else None
+        if tool is None:
+            raise NotFound("Tool not found.")
+        if need == "own" and not tool.is_owned_by(user):
+            raise Forbidden("Only the tool's owner can do this.")
+        return tool
 
 
 class Tool(models.Model):

@@ -217,7 +217,7 @@ def tool_register(*, owner: User, code: str, description: str | None = None) -> 
         conflict = _name_conflict(check.name, owner)
         if conflict:
             raise Conflict(conflict)
-    if not check.ok:
+    if not check.ok or not check.name:
         raise Invalid(check.messages)
     description = description or check.description
     # The row lock orders concurrent registrations of one name, so numbers never collide.

@@ -2,11 +2,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.http import AuthedHttpRequest
 from core.errors import Conflict, Invalid
-from core.htmx import HtmxHttpRequest
 
 from .forms import EXAMPLE, ToolFilterForm, ToolRegisterForm
 from .models import Tool, ToolVersion
@@ -17,16 +17,13 @@ from .services import tool_register as register_tool
 PAGE_SIZE = 25
 
 
-def get_tool_or_404(name: str) -> Tool:
-    """The registry is public to signed-in users: a tool is either there or a 404."""
-    if not name.isidentifier():
-        raise Http404("No such tool.")  # also keeps NUL bytes away from PostgreSQL
-    return get_object_or_404(Tool.objects.for_listing(), name=name)
+def get_tool(request: AuthedHttpRequest, name: str, *, need: str = "see") -> Tool:
+    return Tool.objects.for_listing().get_for(request.user, name, need=need)
 
 
 @require_GET
 @login_required
-def tool_list(request: HtmxHttpRequest) -> HttpResponse:
+def tool_list(request: AuthedHttpRequest) -> HttpResponse:
     form = ToolFilterForm(request.GET or None)
     tools = Tool.objects.for_listing()
     if form.is_valid():
@@ -62,8 +59,8 @@ def tool_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def tool_detail(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    tool = get_tool_or_404(name)
+def tool_detail(request: AuthedHttpRequest, name: str) -> HttpResponse:
+    tool = get_tool(request, name)
     versions = list(tool.versions.select_related("created_by"))
     by_number = {version.version: version for version in versions}
     selected = _version_param(request.GET.get("version"), by_number) or (
@@ -111,14 +108,12 @@ def _version_param(value: str | None, by_number: dict[int, ToolVersion]) -> Tool
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def tool_register(request: HtmxHttpRequest) -> HttpResponse:
+def tool_register(request: AuthedHttpRequest) -> HttpResponse:
     initial = {"code": EXAMPLE}
     base = request.GET.get("from")
     if base:
-        if not base.isidentifier():
-            raise Http404("No such tool.")
-        # "New version" starts from the caller's own latest code; others' tools are 404.
-        tool = get_object_or_404(Tool.objects.custom().owned_by(request.user), name=base)
+        # "New version" starts from the caller's own latest code.
+        tool = get_tool(request, base, need="own")
         latest = tool.versions.first()
         initial = {"code": latest.code if latest else ""}
     form = ToolRegisterForm(request.POST or None, initial=initial)

@@ -8,10 +8,12 @@ proxy tools, the child defines the real tools and its own FinalAnswerTool), then
 ``final_answer(x)`` comes back as ``is_final_answer=True`` with ``x`` made JSON-safe, and
 CodeAgent ends the run with it. Nothing is ever pickled.
 
-Cancelling from another thread: ``executor.cancel()`` kills the child (a code action in
-flight returns at once) and interrupts the attached agent (``attach(agent)``), so the run
-stops at the next step boundary. ``deadline`` (a ``time.monotonic()`` value) bounds every code
-action by the turn's wall clock.
+Stopping: the executor follows a ``TurnControl`` (``control=``, shared with the turn and the
+worker's monitor; ``deadline=`` is shorthand for a control of its own). When the turn must stop
+(``control.stop()`` from any thread, ``executor.cancel()``, or the deadline passing) the child
+is killed (a code action in flight returns at once) and the attached agent is interrupted
+(``attach(agent)``), so the run stops at the next step boundary. The control's deadline bounds
+every code action by the turn's wall clock.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 import weakref
 from typing import Any
 
@@ -30,8 +31,10 @@ from smolagents.monitoring import AgentLogger, LogLevel
 from smolagents.remote_executors import RemotePythonExecutor
 from smolagents.utils import AgentError
 
+from .control import StopReason, TurnControl
+from .pool import SandboxPool
 from .proxy import SandboxProxyTool
-from .sandbox import Sandbox, SandboxError, SandboxLimits, SandboxPool, start_sandbox
+from .sandbox import Sandbox, SandboxError, SandboxLimits, start_sandbox
 
 
 def quiet_logger() -> AgentLogger:
@@ -49,6 +52,7 @@ class SandboxExecutor(RemotePythonExecutor):
         pool: SandboxPool | None = None,
         sandbox: Sandbox | None = None,
         limits: SandboxLimits | None = None,
+        control: TurnControl | None = None,
         deadline: float | None = None,
         network: bool = False,
         max_restarts: int = 1,
@@ -60,12 +64,12 @@ class SandboxExecutor(RemotePythonExecutor):
         self.limits = limits or (
             pool.limits if pool else sandbox.limits if sandbox else SandboxLimits()
         )
-        self.deadline = deadline
+        self.control = control or TurnControl(deadline)
         self.network = network
         self.max_restarts = max_restarts
         self.restarts = 0
-        self.stop_reason: str | None = None  # "cancelled" | "deadline"
         self.setup_info: dict = {}
+        self._closed = False
         self._lock = threading.Lock()
         self._agent_ref = None
         self._specs: list[dict] | None = None
@@ -73,12 +77,26 @@ class SandboxExecutor(RemotePythonExecutor):
         self._set_up = False
         # A child acquired by the caller (e.g. pool.acquire()), else one from pool / cold.
         self._sandbox: Sandbox | None = sandbox or self._acquire()
+        # Weakly: an executor nobody holds any more still closes its child in __del__.
+        this = weakref.ref(self)
+
+        def stop_child() -> None:
+            executor = this()
+            if executor is not None:
+                executor._on_stop()
+
+        self.control.on_stop(stop_child)
 
     # ------------------------------------------------------------------ plumbing
 
     @property
     def sandbox(self) -> Sandbox | None:
         return self._sandbox
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why no more code runs here: the turn's stop reason, else "closed" once cleaned up."""
+        return self.control.reason or ("closed" if self._closed else None)
 
     def attach(self, agent) -> SandboxExecutor:
         """Remember the agent (weakly) so cancel() and the deadline can interrupt it."""
@@ -94,25 +112,23 @@ class SandboxExecutor(RemotePythonExecutor):
         return AgentError(message, self.logger)
 
     def _timeout(self) -> float:
-        timeout = self.limits.action_timeout
-        if self.deadline is not None:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                self._stop("deadline", "the turn's wall clock is exhausted")
-                raise self._error("Run stopped: the turn's wall clock is exhausted.")
-            timeout = min(timeout, remaining)
-        return timeout
+        """One request's wall clock: the action timeout, cut to what is left of the turn."""
+        if self.control.must_stop() == StopReason.DEADLINE:
+            raise self._error("Run stopped: the turn's wall clock is exhausted.")
+        remaining = self.control.remaining()
+        if remaining is None:
+            return self.limits.action_timeout
+        return min(self.limits.action_timeout, remaining)
 
-    def _stop(self, reason: str, detail: str) -> None:
-        if self.stop_reason is None:
-            self.stop_reason = reason
+    def _on_stop(self) -> None:
+        """The turn must stop (any thread): interrupt the agent, kill the child."""
         agent = self._agent_ref() if self._agent_ref else None
         if agent is not None:
             agent.interrupt()
         with self._lock:
             sandbox = self._sandbox
         if sandbox is not None:
-            sandbox.kill(detail)
+            sandbox.kill(self.control.detail)
 
     def _current(self) -> Sandbox:
         """The live, set-up child; replaces a dead one while restarts remain."""
@@ -189,13 +205,13 @@ class SandboxExecutor(RemotePythonExecutor):
         try:
             result = sandbox.run_code(code, timeout=self._timeout())
         except SandboxError as exc:
-            if self.stop_reason is not None:
-                raise self._error(f"Run stopped ({self.stop_reason}): {exc}") from exc
-            if self.deadline is not None and time.monotonic() >= self.deadline:
-                self._stop("deadline", "the turn's wall clock is exhausted")
+            # The deadline may be what cut this request short: then the turn stops here.
+            if self.control.must_stop() == StopReason.DEADLINE:
                 raise self._error(
                     f"Run stopped: the turn's wall clock is exhausted. {exc}"
                 ) from exc
+            if self.stop_reason is not None:
+                raise self._error(f"Run stopped ({self.stop_reason}): {exc}") from exc
             more = (
                 " The sandbox will be restarted: variables from earlier steps are lost."
                 if self.restarts < self.max_restarts
@@ -220,14 +236,13 @@ class SandboxExecutor(RemotePythonExecutor):
     # ------------------------------------------------------------------ stopping
 
     def cancel(self, reason: str = "cancelled") -> None:
-        """Thread-safe: kill the child and interrupt the attached agent."""
-        self._stop("cancelled", reason)
+        """Thread-safe: stop the turn, which kills the child and interrupts the agent."""
+        self.control.stop(StopReason.CANCELLED, reason)
 
     def cleanup(self) -> None:
         """Discard the child. Safe from another thread: a code action in flight then fails
         with "Run stopped (closed)" and nothing restarts."""
-        if self.stop_reason is None:
-            self.stop_reason = "closed"
+        self._closed = True
         with self._lock:
             sandbox, self._sandbox = self._sandbox, None
         if sandbox is not None:

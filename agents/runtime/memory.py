@@ -1,9 +1,9 @@
 """Agent memory as JSON rows, so a conversation continues in another process.
 
-smolagents has no memory restore API (notes §2.4); these helpers store what the next
-prompt needs (`ActionStep.to_messages` reads model_output, tool_calls, observations and
-error) and rebuild the steps so the model sees the same history. Executor variables do not
-survive between turns; the agent's instructions say so.
+smolagents has no memory restore API (docs/smolagents-notes.md §2.4); these helpers store
+what the next prompt needs (`ActionStep.to_messages` reads model_output, tool_calls,
+observations and error) and rebuild the steps so the model sees the same history. Executor
+variables do not survive between turns; the agent's instructions say so.
 """
 
 from smolagents.memory import ActionStep, PlanningStep, TaskStep, ToolCall

@@ -1,4 +1,7 @@
-"""Sandbox child processes for agent runs: one child per run, from a small warm pool.
+"""One sandbox child process for an agent run: start it, talk to it, kill it.
+
+Each run gets its own child (handed out warm by ``pool.py``; its dedicated uid comes from
+``uids.py``); the code that runs inside it is the ``sandbox_child`` package.
 
 Children are forked from a per-worker fork server (``zygote.py``: smolagents imported once, no
 secrets, single-threaded), so a child costs a fork and its own isolation (~10 ms), not a fresh
@@ -12,13 +15,13 @@ Everything a run executes is hostile: the model's code actions (interpreted by s
 ``LocalPythonExecutor``, which is a filter, not a boundary) and custom tool sources (plain
 Python, no filter at all). The worker process that drives the agent holds the secrets (model
 credentials, database credentials) and must never run that code. So each run gets a child
-process (``sandbox_child.py``) that:
+process (the ``sandbox_child`` package) that:
 
 - starts with an **empty environment** and clears it again after importing smolagents (whose
   import loads a project ``.env`` through python-dotenv);
 - as root (CI, containers): gets a **dedicated uid** (``uid_base + n``, unique among live
-  children of every worker on the host: an ``flock`` per uid in ``UID_LOCK_DIR``), so it
-  cannot read ``/proc/<worker>/environ``, signal or ptrace the worker or other children, and
+  children of every worker on the host: ``uids.py``), so it cannot read
+  ``/proc/<worker>/environ``, signal or ptrace the worker or other children, and
   ``RLIMIT_NPROC`` counts only its own processes; its processes are swept by uid when it is
   killed. Also a **private mount namespace**: a tmpfs working dir capped in bytes and inodes
   (bound on /tmp, /var/tmp, /dev/shm too, freed with the child) and the project directory,
@@ -59,26 +62,26 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import json
 import logging
 import os
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .uids import UIDS, kill_uid
+
 logger = logging.getLogger(__name__)
 
-CHILD_SCRIPT = str(Path(__file__).with_name("sandbox_child.py"))
+# A package directory run by path (its __main__.py): see sandbox_child/__main__.py.
+CHILD_SCRIPT = str(Path(__file__).with_name("sandbox_child"))
 PROJECT_DIR = str(Path(__file__).resolve().parents[2])
 
 _MiB = 1024 * 1024
@@ -147,123 +150,6 @@ def harden_worker_process() -> dict:
     }
 
 
-UID_LOCK_DIR = "/run/agentbay-sandbox-uids"
-
-
-class _UidAllocator:
-    """Sandbox uids, unique on the host, not only in this process: every worker process (and
-    its fork server's children) draws from the same range, so each uid in use is held with an
-    ``flock`` on ``UID_LOCK_DIR/<uid>`` (released by the kernel if the worker dies). The file
-    holds the owner's pid until a clean release; a non-empty file therefore means the owner
-    died, and the uid's leftover processes are swept before it is handed out again."""
-
-    def __init__(self, lock_dir: str = UID_LOCK_DIR):
-        self._lock = threading.Lock()
-        self._used: dict[int, int | None] = {}
-        self._next = 0
-        self._lock_dir = lock_dir
-        self._dir_ok: bool | None = None
-
-    def _dir(self) -> str | None:
-        if self._dir_ok is None:
-            try:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(self._lock_dir, 0o700)
-                st = os.lstat(self._lock_dir)
-                self._dir_ok = (
-                    stat.S_ISDIR(st.st_mode)
-                    and st.st_uid == os.geteuid()
-                    and not st.st_mode & 0o022
-                )
-            except OSError:
-                self._dir_ok = False
-            if not self._dir_ok:
-                logger.warning(
-                    "sandbox uid lock dir %s unusable: uids are unique per process only",
-                    self._lock_dir,
-                )
-        return self._lock_dir if self._dir_ok else None
-
-    def _claim(self, uid: int) -> tuple[bool, int | None]:
-        """Lock a uid host-wide: (claimed, lock fd)."""
-        lock_dir = self._dir()
-        if lock_dir is None:
-            return True, None
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            fd = os.open(os.path.join(lock_dir, str(uid)), flags, 0o600)
-        except OSError:
-            return False, None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_size and not _kill_uid(uid):
-                raise OSError("leftover processes of a dead owner survive")
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError:
-            os.close(fd)  # held by another worker, or unusable
-            return False, None
-        return True, fd
-
-    def acquire(self, base: int, count: int) -> int:
-        with self._lock:
-            for step in range(count):
-                uid = base + (self._next + step) % count
-                if uid in self._used:
-                    continue
-                claimed, fd = self._claim(uid)
-                if claimed:
-                    self._used[uid] = fd
-                    self._next = (self._next + step + 1) % count
-                    return uid
-        raise SandboxError("start", "no free sandbox uid")
-
-    def release(self, uid: int) -> None:
-        """Only once no process of ``uid`` is left."""
-        with self._lock:
-            fd = self._used.pop(uid, None)
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)  # clean: the next owner need not sweep
-            os.close(fd)
-
-
-_UIDS = _UidAllocator()
-
-
-def _pids_of_uid(uid: int) -> list[int]:
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status", "rb") as fh:
-                for line in fh:
-                    if line.startswith(b"State:") and line.split()[1] in (b"Z", b"X"):
-                        break  # already dead, waiting to be reaped
-                    if line.startswith(b"Uid:"):
-                        if int(line.split()[1]) == uid:
-                            pids.append(int(name))
-                        break
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
-def _kill_uid(uid: int) -> bool:
-    """SIGKILL every process of a sandbox uid (escapees that left the process group).
-    Returns True when none is left."""
-    for _ in range(50):
-        pids = _pids_of_uid(uid)
-        if not pids:
-            return True
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.002)
-    return not _pids_of_uid(uid)
-
-
 def _describe_exit(code: int | None, limits: SandboxLimits) -> str:
     if code is None:
         return "sandbox closed its channel"
@@ -301,7 +187,9 @@ class Sandbox:
         self.uid: int | None = None
         lim = self.limits
         if os.geteuid() == 0 and lim.uid_base is not None:
-            self.uid = _UIDS.acquire(lim.uid_base, lim.uid_count)
+            self.uid = UIDS.acquire(lim.uid_base, lim.uid_count)
+            if self.uid is None:
+                raise SandboxError("start", "no free sandbox uid")
         self.workdir = tempfile.mkdtemp(prefix="agentbay-sbx-")
         keep = {sys.prefix, sys.base_prefix, sys.exec_prefix}
         keep.add(str(Path(lim.python).resolve().parent))
@@ -384,7 +272,7 @@ class Sandbox:
                     with contextlib.suppress(OSError):
                         kill(self.pid, signal.SIGKILL)
             if self.uid is not None and self.info.get("dedicated_uid", True):
-                _kill_uid(self.uid)
+                kill_uid(self.uid)
 
     def close(self) -> None:
         """Kill, reap and clean up. Each child serves one run; call this when it is done."""
@@ -425,16 +313,16 @@ class Sandbox:
                     target=shutil.rmtree, args=(workdir, True), daemon=True, name="sandbox-rm"
                 ).start()
         if self.uid is not None:
-            if _kill_uid(self.uid):
-                _UIDS.release(self.uid)
+            if kill_uid(self.uid):
+                UIDS.release(self.uid)
             else:  # never hand a uid with live processes to another run
                 logger.error("sandbox uid %s still has processes; not reused", self.uid)
             self.uid = None
 
-    def __enter__(self):
+    def __enter__(self) -> Sandbox:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # ------------------------------------------------------------------ operations
@@ -575,93 +463,3 @@ def start_sandbox(limits: SandboxLimits | None = None) -> Sandbox:
         sandbox.close()
         raise
     return sandbox
-
-
-class SandboxPool:
-    """Keeps ``size`` warm children (smolagents imported, limits applied), refilled by a
-    background thread. ``acquire()`` hands out a child for one run (the caller closes it);
-    with none ready it forks one in the calling thread (~10 ms; ~0.5 s without the fork
-    server)."""
-
-    def __init__(self, size: int = 2, limits: SandboxLimits | None = None):
-        self.size = size
-        self.limits = limits or SandboxLimits()
-        self._ready: deque[Sandbox] = deque()
-        self._cond = threading.Condition()
-        self._closed = False
-        self.cold_starts = 0
-        self.warm_hits = 0
-        self._thread = threading.Thread(target=self._refill, daemon=True, name="sandbox-pool")
-        self._thread.start()
-
-    def acquire(self) -> Sandbox:
-        with self._cond:
-            if self._closed:
-                raise SandboxError("start", "sandbox pool is shut down")
-            while self._ready:
-                sandbox = self._ready.popleft()
-                self._cond.notify_all()
-                if sandbox.alive:
-                    self.warm_hits += 1
-                    return sandbox
-                sandbox.close()
-            self.cold_starts += 1
-        return start_sandbox(self.limits)
-
-    def ready_count(self) -> int:
-        with self._cond:
-            return len(self._ready)
-
-    def wait_warm(self, timeout: float = 10.0) -> bool:
-        """Block until the pool is full (tests, start-up)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self._ready) < self.size and not self._closed:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
-
-    def _refill(self) -> None:
-        failures = 0
-        while True:
-            with self._cond:
-                while not self._closed and len(self._ready) >= self.size:
-                    self._cond.wait()
-                if self._closed:
-                    return
-            sandbox = None
-            try:
-                sandbox = Sandbox(self.limits)
-                sandbox.wait_ready()
-            except Exception:
-                logger.exception("sandbox pool: start failed")
-                if sandbox is not None:
-                    sandbox.close()
-                failures += 1
-                time.sleep(min(5.0, 0.2 * failures))
-                continue
-            failures = 0
-            with self._cond:
-                if self._closed:
-                    sandbox.close()
-                    return
-                self._ready.append(sandbox)
-                self._cond.notify_all()
-
-    def shutdown(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join(timeout=self.limits.start_timeout + 5)
-        with self._cond:
-            ready, self._ready = list(self._ready), deque()
-        for sandbox in ready:
-            sandbox.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.shutdown()

@@ -1,11 +1,11 @@
 """Worker side of the sandbox fork server (zygote): cheap sandbox children.
 
 A sandbox child that starts as a fresh interpreter spends ~0.35 s of CPU importing smolagents.
-Instead, each worker process keeps one **zygote**: ``python -I sandbox_child.py --zygote``,
+Instead, each worker process keeps one **zygote**: ``python -I sandbox_child --zygote``,
 started like a child (empty environment, own session, closed fds, parent-death signal), that
 imports smolagents once, holds no secrets and runs no untrusted code. Per sandbox it forks a
 child, which then isolates itself exactly like a directly started child (dedicated uid, mount
-namespace, rlimits, no_new_privs, PDEATHSIG): see ``sandbox_child._forked_child``.
+namespace, rlimits, no_new_privs, PDEATHSIG): see ``sandbox_child.forkserver._forked_child``.
 
 Processes, fds and uids (worker as root)::
 

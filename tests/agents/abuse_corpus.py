@@ -417,7 +417,8 @@ def vm_rss_kib() -> int:
 def main() -> None:  # pragma: no cover - a reporting tool
     import secrets
 
-    from agents.runtime.sandbox import SandboxLimits, SandboxPool
+    from agents.runtime.pool import SandboxPool
+    from agents.runtime.sandbox import SandboxLimits
 
     os.environ[CANARY_ENV] = canary = "canary-" + secrets.token_hex(8)
     limits = SandboxLimits(memory_bytes=256 << 20, cpu_seconds=1, action_timeout=2.0)

@@ -13,7 +13,8 @@ import pytest
 
 from agents import services
 from agents.models import Run
-from agents.runtime.sandbox import PROJECT_DIR, SandboxLimits, SandboxPool
+from agents.runtime.pool import SandboxPool
+from agents.runtime.sandbox import PROJECT_DIR, SandboxLimits
 from agents.validation import AgentConfig
 from tests.agents.abuse_corpus import CANARY_ENV, PAYLOADS, code_block, vm_rss_kib
 from tests.agents.conftest import wait_final
@@ -21,6 +22,9 @@ from tests.factories import ToolFactory, UserFactory
 
 FINISH = code_block("final_answer('done')")
 BOUND_SECONDS = 20
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -33,11 +37,11 @@ def canary(monkeypatch):
 @pytest.fixture
 def small_pool(monkeypatch):
     """Sandbox children with small limits, so payloads hit them quickly."""
-    from agents.runtime import engine
+    from agents.runtime import turn
 
     limits = SandboxLimits(memory_bytes=256 * 1024 * 1024, cpu_seconds=1, action_timeout=2.0)
     pool = SandboxPool(size=2, limits=limits)
-    monkeypatch.setattr(engine, "_pool", pool)
+    monkeypatch.setattr(turn, "_pool", pool)
     yield pool
     pool.shutdown()
 

@@ -14,8 +14,9 @@ from smolagents.monitoring import LogLevel
 from smolagents.utils import AgentError
 
 from agents.runtime.executor import SandboxExecutor
+from agents.runtime.pool import SandboxPool
 from agents.runtime.proxy import SandboxProxyTool, proxy_tools
-from agents.runtime.sandbox import PROJECT_DIR, Sandbox, SandboxError, SandboxLimits, SandboxPool
+from agents.runtime.sandbox import PROJECT_DIR, Sandbox, SandboxError, SandboxLimits
 from tests.agents.abuse_corpus import ScriptedModel, code_block
 from tools_registry.specs import ToolSpec
 

@@ -7,13 +7,19 @@ import secrets
 
 import pytest
 
-from agents.runtime.sandbox import UID_LOCK_DIR, SandboxLimits, SandboxPool, _pids_of_uid
+from agents.runtime.pool import SandboxPool
+from agents.runtime.sandbox import SandboxLimits
+from agents.runtime.uids import UID_LOCK_DIR
+from agents.runtime.uids import pids_of_uid as _pids_of_uid
 from tests.agents.abuse_corpus import CANARY_ENV, DEFAULT_EXPECT, PAYLOADS, run_payload, vm_rss_kib
 
 LIMITS = SandboxLimits(memory_bytes=256 << 20, cpu_seconds=1, action_timeout=2.0, max_processes=16)
 # Longest legitimate containment: CPU 1 s (+1 hard) or the 2 s wall clock, plus a restart.
 BOUND_SECONDS = 6.0
 RESULTS: dict = {}
+
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

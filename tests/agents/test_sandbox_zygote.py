@@ -12,14 +12,9 @@ import time
 import pytest
 
 from agents.runtime import zygote
-from agents.runtime.sandbox import (
-    PROJECT_DIR,
-    Sandbox,
-    SandboxError,
-    SandboxLimits,
-    SandboxPool,
-    _pids_of_uid,
-)
+from agents.runtime.pool import SandboxPool
+from agents.runtime.sandbox import PROJECT_DIR, Sandbox, SandboxError, SandboxLimits
+from agents.runtime.uids import pids_of_uid as _pids_of_uid
 from agents.runtime.zygote import fork_server
 from tools_registry.specs import ToolSpec
 
@@ -390,7 +385,7 @@ def test_an_interpreter_that_cannot_start_is_a_start_error_not_a_hang():
 @ROOT_ONLY
 def test_sandbox_uids_are_unique_across_worker_processes(tmp_path):
     """Two workers on one host never hand out the same uid (each would sweep the other's)."""
-    from agents.runtime.sandbox import _UidAllocator
+    from agents.runtime.uids import UidAllocator as _UidAllocator
 
     base = 650_000
     mine, theirs = _UidAllocator(str(tmp_path)), _UidAllocator(str(tmp_path))
@@ -404,7 +399,7 @@ def test_sandbox_uids_are_unique_across_worker_processes(tmp_path):
         """
         import os, sys, time
         sys.path.insert(0, sys.argv[1])
-        from agents.runtime.sandbox import _UidAllocator
+        from agents.runtime.uids import UidAllocator as _UidAllocator
         uid = _UidAllocator(sys.argv[2]).acquire(int(sys.argv[3]), 1)
         if os.fork() == 0:  # an escaped process of the sandbox uid, orphaned by the crash
             null = os.open(os.devnull, os.O_RDWR)

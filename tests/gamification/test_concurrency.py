@@ -14,6 +14,7 @@ from tests.factories import RunFactory, UserFactory
 from .conftest import finish_run
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",

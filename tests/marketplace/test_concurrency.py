@@ -18,6 +18,7 @@ from tests.factories import UserFactory
 from .conftest import assert_money_conserved
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",

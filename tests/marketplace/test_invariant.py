@@ -27,7 +27,7 @@ from tests.factories import AgentFactory, UserFactory
 
 from .conftest import assert_money_conserved
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 prices = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1500"), places=2)
 keys = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))

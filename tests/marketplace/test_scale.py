@@ -9,7 +9,7 @@ from gamification.models import AgentStats
 from marketplace.models import Listing
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 N = 10_000
 

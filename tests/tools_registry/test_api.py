@@ -1,4 +1,4 @@
-"""The Tools section of API.md, status codes and error cases included."""
+"""The Tools section of docs/API.md, status codes and error cases included."""
 
 import pytest
 

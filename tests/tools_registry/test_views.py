@@ -233,8 +233,11 @@ def test_new_version_starts_from_own_latest_code_only(user_client, user, other_u
 
     assert response.status_code == 200
     assert b"def mine(text: str)" in response.content
-    assert user_client.get("/tools/register/", {"from": "theirs"}).status_code == 404
-    assert user_client.get("/tools/register/", {"from": "web_search"}).status_code == 404
+    # The registry is public: others' tools and built-ins are visible, but not yours to
+    # version (403); a name nobody has is a 404.
+    assert user_client.get("/tools/register/", {"from": "theirs"}).status_code == 403
+    assert user_client.get("/tools/register/", {"from": "web_search"}).status_code == 403
+    assert user_client.get("/tools/register/", {"from": "nobody"}).status_code == 404
 
 
 def test_list_says_when_nobody_registered_a_tool_yet(user_client):

@@ -60,8 +60,9 @@ class ConcurrentWorker(Worker):
             return claimed
 
     def run(self) -> None:
-        from agents.runtime.engine import MONITOR, get_pool
+        from agents.runtime.monitor import MONITOR
         from agents.runtime.sandbox import harden_worker_process
+        from agents.runtime.turn import get_pool
         from agents.services import runs_reap
 
         harden_worker_process()

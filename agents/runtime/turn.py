@@ -4,20 +4,26 @@ A fresh CodeAgent per turn (instances are not thread-safe and keep executor vari
 the model call happens here with the platform's credentials; every code action and tool
 call runs in a sandbox child through SandboxExecutor; each step is stored as it completes.
 
-A monitor thread per worker process keeps the leases of the turns it executes fresh, and
-aborts a turn (kills its sandbox child, interrupts the agent) when the run was finalised
-from outside — cancelled by a user, stopped with its agent, deleted — or passed its wall
-clock. The database is the source of truth: whoever finalises a run first wins.
+The turn's wall clock and whether it must stop belong to its ``TurnControl``, handed out by
+the worker's monitor (``monitor.py``) and shared with the executor.
 """
+
+from __future__ import annotations
 
 import logging
 import re
 import threading
-import time
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+
+from .control import StopReason, TurnControl
+from .monitor import MONITOR, timeout_message
+
+if TYPE_CHECKING:
+    from ..models import Agent, Run
+    from .executor import SandboxExecutor
+    from .pool import SandboxPool
 
 logger = logging.getLogger(__name__)
 
@@ -32,125 +38,17 @@ INSTRUCTIONS = (
 )
 
 
-@dataclass
-class TurnHandle:
-    run_id: int
-    deadline: float
-    code_agent: object | None = None
-    executor: object | None = None
-    aborted: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def abort(self, reason: str) -> None:
-        """Stop the turn from another thread: kill the child, interrupt between steps."""
-        with self.lock:
-            if self.aborted:
-                return
-            self.aborted = reason
-            code_agent, executor = self.code_agent, self.executor
-        if code_agent is not None:
-            code_agent.interrupt()
-        if executor is not None:
-            try:
-                executor.cleanup()
-            except Exception:  # a child already gone is fine
-                logger.debug("cleanup after abort failed", exc_info=True)
-
-
-class Monitor:
-    """One thread per worker process: heartbeats, cancellation, timeouts, reaping."""
-
-    TICK = 0.25
-    HEARTBEAT_EVERY = 2.0
-    REAP_EVERY = 30.0
-
-    def __init__(self):
-        self.handles: dict[int, TurnHandle] = {}
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.reaping = False
-
-    def register(self, handle: TurnHandle) -> None:
-        with self.lock:
-            self.handles[handle.run_id] = handle
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(
-                    target=self._loop, name="agents-monitor", daemon=True
-                )
-                self.thread.start()
-
-    def unregister(self, run_id: int) -> None:
-        with self.lock:
-            self.handles.pop(run_id, None)
-
-    def in_flight(self) -> int:
-        with self.lock:
-            return len(self.handles)
-
-    def _loop(self) -> None:
-        last_beat = last_reap = 0.0
-        while True:
-            time.sleep(self.TICK)
-            try:
-                last_beat, last_reap = self._tick(last_beat, last_reap)
-            except Exception:
-                logger.exception("agents monitor tick failed")
-                try:
-                    close_old_connections()
-                except Exception:  # the database is away; try again next tick
-                    logger.debug("closing connections failed", exc_info=True)
-            with self.lock:
-                if not self.handles and not self.reaping:
-                    # Nothing to watch: end the thread and its connection; the next
-                    # register() starts a new one.
-                    self.thread = None
-                    connection.close()
-                    return
-
-    def _tick(self, last_beat: float, last_reap: float) -> tuple[float, float]:
-        from ..models import Run
-        from ..services import run_finish, runs_heartbeat, runs_reap
-
-        with self.lock:
-            handles = dict(self.handles)
-        now = time.monotonic()
-        if handles:
-            statuses = dict(Run.objects.filter(pk__in=list(handles)).values_list("pk", "status"))
-            for run_id, handle in handles.items():
-                status = statuses.get(run_id)
-                if status != Run.Status.RUNNING:
-                    handle.abort(f"run is {status or 'deleted'}")
-                elif now > handle.deadline:
-                    run_finish(
-                        run=Run(pk=run_id), status=Run.Status.TIMED_OUT, error=timeout_message()
-                    )
-                    handle.abort("timed out")
-            if now - last_beat >= self.HEARTBEAT_EVERY:
-                runs_heartbeat(run_ids=list(handles))
-                last_beat = now
-        if self.reaping and now - last_reap >= self.REAP_EVERY:
-            runs_reap()
-            last_reap = now
-        return last_beat, last_reap
-
-
-MONITOR = Monitor()
-
-
-def timeout_message() -> str:
-    return f"The turn took longer than {settings.AGENT_RUN_TIMEOUT_SECONDS} s and was stopped."
-
-
-_pool = None
+_pool: SandboxPool | None = None
 _pool_lock = threading.Lock()
 
 
-def get_pool():
+def get_pool() -> SandboxPool:
     """The worker's pool of pre-started sandbox children (created on first use)."""
     global _pool
     with _pool_lock:
         if _pool is None:
-            from .sandbox import SandboxLimits, SandboxPool
+            from .pool import SandboxPool
+            from .sandbox import SandboxLimits
 
             limits = SandboxLimits(
                 memory_bytes=settings.SANDBOX_MEMORY_MB * 1024 * 1024,
@@ -160,7 +58,7 @@ def get_pool():
         return _pool
 
 
-def model_for(agent):
+def model_for(agent: Agent) -> Any:
     """The smolagents Model for an agent (tests replace this with a scripted model)."""
     from .providers import build_model, parse_model
 
@@ -248,7 +146,9 @@ class CannotRun(Exception):
     pass
 
 
-def _build(agent, specs: list, model, deadline: float):
+def _build(
+    agent: Agent, specs: list, model: Any, control: TurnControl
+) -> tuple[Any, SandboxExecutor]:
     """A fresh CodeAgent whose code runs in a sandbox child from the pool."""
     from smolagents import CodeAgent
 
@@ -259,7 +159,7 @@ def _build(agent, specs: list, model, deadline: float):
     executor = SandboxExecutor(
         allowed,
         pool=get_pool(),
-        deadline=deadline,
+        control=control,
         # The child has no network unless a built-in that needs it was picked.
         network=any(spec.builtin and spec.name in NETWORK_BUILTINS for spec in specs),
     )
@@ -279,7 +179,7 @@ def _build(agent, specs: list, model, deadline: float):
     return code_agent, executor
 
 
-def execute_turn(run) -> None:
+def execute_turn(run: Run) -> None:
     """Run one claimed turn to its end; every outcome is recorded through services."""
     from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
 
@@ -287,38 +187,35 @@ def execute_turn(run) -> None:
     from ..services import run_finish, run_step_record
     from .memory import load_steps
 
-    deadline = time.monotonic() + settings.AGENT_RUN_TIMEOUT_SECONDS
-    handle = TurnHandle(run_id=run.pk, deadline=deadline)
-    MONITOR.register(handle)
+    control = MONITOR.watch(run.pk)
+    executor = None
     try:
         try:
             specs, model = _resolve(run.agent)
         except CannotRun as exc:
             run_finish(run=run, status=Run.Status.FAILED, error=str(exc))
             return
-        code_agent, executor = _build(run.agent, specs, model, deadline)
-        with handle.lock:
-            handle.code_agent, handle.executor = code_agent, executor
-        if handle.aborted:  # cancelled while we were building
-            return
-        code_agent.memory.steps = load_steps(_history(run))
+        code_agent, executor = _build(run.agent, specs, model, control)
 
         steps, final_output, failure = [], None, None
-        try:
-            for event in code_agent.run(run.message, stream=True, reset=False):
-                if isinstance(event, ActionStep | PlanningStep):
-                    fields = _step_fields(event)
-                    steps.append(run_step_record(run=run, index=len(steps) + 1, **fields))
-                elif isinstance(event, FinalAnswerStep):
-                    final_output = _output_text(event.output)
-        except Exception as exc:
-            failure = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-        if handle.aborted:
-            return  # already finalised by whoever aborted it
+        if control.must_stop() is None:  # else stopped while we were building
+            code_agent.memory.steps = load_steps(_history(run))
+            try:
+                for event in code_agent.run(run.message, stream=True, reset=False):
+                    if isinstance(event, ActionStep | PlanningStep):
+                        fields = _step_fields(event)
+                        steps.append(run_step_record(run=run, index=len(steps) + 1, **fields))
+                    elif isinstance(event, FinalAnswerStep):
+                        final_output = _output_text(event.output)
+            except Exception as exc:
+                failure = getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
-        if time.monotonic() >= deadline:
-            # The executor enforces the same deadline on code actions and may get there
-            # a tick before the monitor does.
+        # Asked again: the wall clock may have run out during the last step.
+        reason = control.must_stop()
+        if reason is not None and reason != StopReason.DEADLINE:
+            return  # finalised from outside (cancelled, stopped, deleted): that outcome stands
+        if reason == StopReason.DEADLINE:
+            # The monitor may have recorded the timeout already; the first writer wins.
             status, error = Run.Status.TIMED_OUT, timeout_message()
         elif failure is not None:
             status, error = Run.Status.FAILED, _text(failure)
@@ -336,9 +233,9 @@ def execute_turn(run) -> None:
             output_tokens=sum(step.output_tokens for step in steps),
         )
     finally:
-        MONITOR.unregister(run.pk)
-        if handle.executor is not None:
+        MONITOR.unwatch(run.pk)
+        if executor is not None:
             try:
-                handle.executor.cleanup()
+                executor.cleanup()
             except Exception:
                 logger.debug("sandbox cleanup failed", exc_info=True)
