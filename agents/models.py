@@ -166,7 +166,11 @@ class AgentActivity(models.Model):
 
 
 class Conversation(models.Model):
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversations")
+    # SET_NULL: a conversation belongs to the user who started it (docs/API.md), so deleting
+    # the agent (by its owner, maybe a later buyer) leaves other users' history readable.
+    agent = models.ForeignKey(
+        Agent, null=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
@@ -190,10 +194,12 @@ class RunQuerySet(models.QuerySet):
         return self.exclude(status__in=Run.IN_FLIGHT)
 
     def visible_to(self, user) -> "RunQuerySet":
-        """Runs the user started, and every run of the agents the user owns."""
+        """Runs the user started, and only those: a run belongs to whoever started it. The
+        agent's owner sees renters' runs only as aggregate stats, and after a sale the new
+        owner does not read the seller's runs (docs/API.md, Runs)."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
-        return self.filter(Q(user=user) | Q(agent__owner=user))
+        return self.filter(user=user)
 
     def get_for(self, user, pk) -> "Run":
         """The access rule for runs, shared by pages and the API: NotFound unless the user
@@ -222,8 +228,10 @@ class Run(models.Model):
     IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="runs")
-    # Denormalised from the conversation: stats, the dashboard and access checks read it.
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="runs")
+    # Denormalised from the conversation: stats and the dashboard read it. NULL once the
+    # agent is deleted: the run stays its starter's history, under `agent_name`.
+    agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL, related_name="runs")
+    agent_name = models.CharField(max_length=100, blank=True, help_text="The agent's name then.")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="runs"
     )

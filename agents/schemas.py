@@ -83,7 +83,9 @@ class RunStepOut(Schema):
 
 class RunOut(Schema):
     id: int
-    agent_id: int
+    # null once the agent was deleted: the run stays its starter's, under agent_name.
+    agent_id: int | None
+    agent_name: str
     conversation_id: int
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
     message: str

@@ -125,7 +125,12 @@ def agent_delete(*, agent: Agent, by: User) -> None:
     if blockers:
         raise Conflict(" ".join(blockers))
     signals.agent_deleting.send(sender=Agent, agent=agent, by=by)
-    # Runs go with the agent; a worker executing one notices the row is gone and stops.
+    # Turns in flight end now (a worker executing one notices and stops the sandbox).
+    for run in Run.objects.in_flight().filter(agent=agent):
+        run_finish(run=run, status=Run.Status.CANCELLED, error="The agent was deleted.")
+    # The deleting owner's own conversations go with the agent; other users' (renters', an
+    # earlier owner's) stay theirs to read, with the agent's name kept on each run.
+    Conversation.objects.filter(agent=agent, user=agent.owner).delete()
     agent.delete()
 
 
@@ -158,14 +163,18 @@ def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | 
         if conversation.runs.in_flight().exists():
             raise Conflict("This conversation already has a turn in progress; wait for it.")
         conversation.save(update_fields=["updated_at"])
-    run = Run.objects.create(conversation=conversation, agent=agent, user=user, message=message)
+    run = Run.objects.create(
+        conversation=conversation, agent=agent, agent_name=agent.name, user=user, message=message
+    )
     transaction.on_commit(lambda: execute_run.enqueue(run_id=run.pk))
     return run
 
 
 def run_cancel(*, run: Run, by: User) -> Run:
-    if not (run.user_id == by.pk or run.agent.owner_id == by.pk):
-        raise Forbidden("Only who started the run or the agent's owner can cancel it.")
+    # The agent's owner stops other users' turns by stopping the agent, not one by one:
+    # they do not see those runs (a run belongs to whoever started it).
+    if run.user_id != by.pk:
+        raise Forbidden("Only who started the run can cancel it.")
     with transaction.atomic():
         run_finish(run=run, status=Run.Status.CANCELLED, error=f"Cancelled by {by.username}.")
     run.refresh_from_db()

@@ -13,6 +13,7 @@ urlpatterns = [
     path("agents/<int:pk>/stop/", views.agent_stop, name="agent_stop"),
     path("agents/<int:pk>/delete/", views.agent_delete, name="agent_delete"),
     path("agents/<int:pk>/chat/", views.chat, name="chat"),
+    path("runs/", views.run_list, name="run_list"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
 ]

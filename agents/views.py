@@ -46,7 +46,7 @@ def _dashboard_agents(user):
 def _in_flight(user):
     return (
         Run.objects.in_flight()
-        .filter(Q(agent__owner=user) | Q(user=user))
+        .filter(user=user)
         .select_related("agent")
         .order_by("created_at")[:20]
     )
@@ -131,9 +131,8 @@ def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 def agent_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk)
     is_owner = agent.is_owned_by(request.user)
-    runs = agent.runs.select_related("user")
-    if not is_owner:
-        runs = runs.filter(user=request.user)
+    # Only the viewer's own runs: others' (renters') count in the stats, never shown.
+    runs = agent.runs.filter(user=request.user).select_related("user")
     return render(
         request,
         "agents/agent_detail.html",
@@ -199,7 +198,8 @@ def agent_delete(request: AuthedHttpRequest, pk: int) -> HttpResponse:
             "agent": agent,
             "blockers": services.agent_delete_blockers(agent=agent, by=request.user),
             "in_flight": agent.runs.in_flight().count(),
-            "run_count": agent.runs.count(),
+            "run_count": agent.runs.filter(user=request.user).count(),
+            "others_run_count": agent.runs.exclude(user=request.user).count(),
         },
     )
 
@@ -270,6 +270,21 @@ def _chat_context(agent, conversation, conversations, form) -> dict:
         "busy": any(not run.is_final for run in runs),
         "form": form,
     }
+
+
+@require_GET
+@login_required
+def run_list(request: AuthedHttpRequest) -> HttpResponse:
+    """Every run the user started, newest first, including runs of agents deleted since
+    (shown under the name the agent had)."""
+    runs = (
+        Run.objects.visible_to(request.user).select_related("agent").order_by("-created_at", "-id")
+    )
+    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "agents/run_list.html"
+    if request.htmx:
+        template += "#run-results"
+    return render(request, template, {"page": page})
 
 
 @require_GET

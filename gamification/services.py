@@ -136,7 +136,7 @@ def record_run(*, run: Run) -> list[str]:
     row per counted run. Cancelled runs are the user's choice, not the agent's record: they
     are not counted. Returns the notices (level-ups, unlocks) for the chat.
     """
-    if run.status == Run.Status.CANCELLED or not run.is_final:
+    if run.status == Run.Status.CANCELLED or not run.is_final or run.agent_id is None:
         return []
     stats = _locked_stats(run.agent_id)
     # Checked under the lock: a second call for the same run sees the first one's row.

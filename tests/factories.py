@@ -51,6 +51,7 @@ class RunFactory(factory.django.DjangoModelFactory):
 
     conversation = factory.SubFactory(ConversationFactory)
     agent = factory.SelfAttribute("conversation.agent")
+    agent_name = factory.LazyAttribute(lambda o: o.agent.name if o.agent else "")
     user = factory.SelfAttribute("conversation.user")
     message = "What is 6 times 7?"
     status = "succeeded"

@@ -250,11 +250,13 @@ def test_stranger_gets_404_on_runs(stranger_api, user, path):
     assert Run.objects.get(pk=run.pk).status == "queued"
 
 
-def test_agent_owner_sees_a_renters_run_and_the_renter_sees_own(api_client, user, make_api_client):
+def test_a_run_is_read_by_who_started_it_not_by_the_agent_owner(
+    api_client, user, make_api_client
+):
     renter = UserFactory()
     run = RunFactory(conversation__agent__owner=user, conversation__user=renter)
 
-    assert api_client.get(f"/api/v1/runs/{run.pk}").status_code == 200
+    assert api_client.get(f"/api/v1/runs/{run.pk}").status_code == 404
     assert make_api_client(renter).get(f"/api/v1/runs/{run.pk}").status_code == 200
 
 

@@ -366,7 +366,8 @@ def test_agent_output_is_escaped(user_client, agent):
 def test_run_page_access(client, user, agent, renter):
     run = RunFactory(conversation__agent=agent, conversation__user=renter)
 
-    assert login(client, user).get(f"/dashboard/runs/{run.pk}/").status_code == 200  # owner
+    # The agent's owner does not read a renter's run (it counts in the stats only).
+    assert login(client, user).get(f"/dashboard/runs/{run.pk}/").status_code == 404
     assert login(client, renter).get(f"/dashboard/runs/{run.pk}/").status_code == 200  # started it
     assert login(client, UserFactory()).get(f"/dashboard/runs/{run.pk}/").status_code == 404
 
