@@ -18,6 +18,14 @@ class BearerTokenAuth(HttpBearer):
 class ActiveSessionAuth(SessionAuth):
     """The browser's session (CSRF-checked by django-ninja), for active users only."""
 
+    def _get_key(self, request: HttpRequest) -> str | None:
+        # ninja checks CSRF before it looks at the session. With no signed-in session there
+        # is nothing to protect: the caller is unauthenticated (401, docs/API.md "Auth"), not
+        # a forged browser request (403). A signed-in session still needs the CSRF token.
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request: HttpRequest, key: str | None):
         user = super().authenticate(request, key)
         return user if user is not None and user.is_active else None

@@ -3,18 +3,31 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from core.errors import Invalid
+
 from .models import ApiToken, User, hash_token
 
 # last_used_at is informative; writing it on every request would turn every API read into
 # a write, so it is refreshed at most once a minute.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
+# docs/API.md, Auth: `expires_in_days` is 1–365; without it a token never expires.
+TOKEN_MAX_DAYS = 365
 
-def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+
+def token_create(
+    *, user: User, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
     """Create a token and return it with its raw value, which is never stored."""
+    if expires_in_days is not None and not 1 <= expires_in_days <= TOKEN_MAX_DAYS:
+        raise Invalid(f"A token expires in 1 to {TOKEN_MAX_DAYS} days.")
     raw = ApiToken.PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name.strip() or "API token", token_hash=hash_token(raw), hint=raw[:10]
+        user=user,
+        name=name.strip() or "API token",
+        token_hash=hash_token(raw),
+        hint=raw[:10],
+        expires_at=(timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None),
     )
     return token, raw
 
@@ -24,10 +37,15 @@ def token_revoke(*, token: ApiToken) -> None:
 
 
 def token_authenticate(*, raw: str) -> User | None:
-    """The active user a raw bearer token belongs to, or None."""
+    """The active user a raw, unexpired bearer token belongs to, or None."""
     if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    token = (
+        ApiToken.objects.unexpired()
+        .select_related("user")
+        .filter(token_hash=hash_token(raw))
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()

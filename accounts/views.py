@@ -1,17 +1,17 @@
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .forms import LoginForm, SignupForm, TokenCreateForm
+from .forms import AdminLoginForm, LoginForm, SignupForm, TokenCreateForm
 from .http import AuthedHttpRequest
 from .models import ApiToken
-from .ratelimit import auth_blocked, auth_failed, signup_blocked
+from .ratelimit import auth_blocked, auth_failed, signup_blocked, with_retry_after
 from .services import token_create, token_revoke
 
 
@@ -24,15 +24,17 @@ class RateLimitedLoginView(LoginView):
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         username = request.POST.get("username", "")
-        if auth_blocked(request, username):
+        retry_after = auth_blocked(request, username)
+        if retry_after:
             # An unbound form: validating this one would be one more password attempt.
             form = self.form_class(request, initial={"username": username})
-            return render(
+            response = render(
                 request,
                 self.template_name,
                 {"form": form, "rate_limited": True, "next": request.POST.get("next", "")},
                 status=429,
             )
+            return with_retry_after(response, retry_after)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
@@ -43,15 +45,30 @@ class RateLimitedLoginView(LoginView):
 login_view = RateLimitedLoginView.as_view()
 
 
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's log-in (config/urls.py routes /admin/login/ here): Django's own view, whose
+    form (AdminLoginForm, set as admin.site.login_form in accounts/admin.py) counts failures
+    and refuses blocked attempts; here a refused attempt becomes a 429 with Retry-After, as on
+    the site's log-in page."""
+    response = admin.site.login(request)
+    form = (getattr(response, "context_data", None) or {}).get("form")
+    if isinstance(form, AdminLoginForm) and form.retry_after:
+        response.status_code = 429
+        with_retry_after(response, form.retry_after)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("agents:dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST":
-        if signup_blocked(request):
+        retry_after = signup_blocked(request)
+        if retry_after:
             messages.error(request, "Too many sign-ups from your address. Try again later.")
-            return render(request, "accounts/signup.html", _signup_context(form), status=429)
+            response = render(request, "accounts/signup.html", _signup_context(form), status=429)
+            return with_retry_after(response, retry_after)
         if form.is_valid():
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -73,7 +90,11 @@ NEW_TOKEN_SESSION_KEY = "accounts:new_api_token"
 def token_list(request: AuthedHttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        token, raw = token_create(user=request.user, name=form.cleaned_data["name"])
+        token, raw = token_create(
+            user=request.user,
+            name=form.cleaned_data["name"],
+            expires_in_days=form.cleaned_data["expires_in_days"],
+        )
         # Post/redirect/get, so a reload never mints a second token. The raw value waits
         # in the server-side session for exactly one page view, then is gone for good.
         request.session[NEW_TOKEN_SESSION_KEY] = {"id": token.pk, "raw": raw}
@@ -97,7 +118,7 @@ def token_list(request: AuthedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def token_revoke_view(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken.objects.for_user(request.user), pk=pk)
+    token = ApiToken.objects.get_for(request.user, pk)
     if request.method == "POST":
         token_revoke(token=token)
         messages.success(request, f"Token “{token.name}” revoked. Scripts using it now get 401.")

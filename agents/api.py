@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
-from core.schemas import ErrorOut
+from core.schemas import IdPath, errors
 
 from . import services
 from .models import Agent, Run
@@ -23,7 +23,9 @@ from .validation import AgentConfig
 
 router = Router(tags=["agents"])
 
-ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422), ErrorOut)
+ERRORS = errors(403, 404, 409)
+AgentId = IdPath()
+RunId = IdPath()
 
 
 def _agents():
@@ -46,7 +48,7 @@ def agent_create(request: HttpRequest, payload: AgentIn):
     return Status(201, _agents().get(pk=agent.pk))
 
 
-@router.get("/agents", response=list[AgentOut], summary="Agents you own or rent")
+@router.get("/agents", response={200: list[AgentOut], **errors()}, summary="Agents you own or rent")
 @paginate
 def agent_list(request: HttpRequest, filters: Query[AgentFilter]):
     agents = _agents().usable_by(request.auth)
@@ -60,31 +62,31 @@ def agent_list(request: HttpRequest, filters: Query[AgentFilter]):
 
 
 @router.get("/agents/{agent_id}", response={200: AgentOut, **ERRORS})
-def agent_detail(request: HttpRequest, agent_id: int):
+def agent_detail(request: HttpRequest, agent_id: int = AgentId):
     return _agent(request, agent_id)
 
 
 @router.put("/agents/{agent_id}", response={200: AgentOut, **ERRORS}, summary="Replace the config")
-def agent_update(request: HttpRequest, agent_id: int, payload: AgentIn):
+def agent_update(request: HttpRequest, payload: AgentIn, agent_id: int = AgentId):
     agent = _agent(request, agent_id, need="edit")
     services.agent_update(agent=agent, by=request.auth, config=_config(payload))
     return _agents().get(pk=agent.pk)
 
 
 @router.delete("/agents/{agent_id}", response={204: None, **ERRORS})
-def agent_delete(request: HttpRequest, agent_id: int):
+def agent_delete(request: HttpRequest, agent_id: int = AgentId):
     services.agent_delete(agent=_agent(request, agent_id, need="own"), by=request.auth)
     return Status(204, None)
 
 
 @router.post("/agents/{agent_id}/start", response={200: AgentOut, **ERRORS})
-def agent_start(request: HttpRequest, agent_id: int):
+def agent_start(request: HttpRequest, agent_id: int = AgentId):
     agent = services.agent_start(agent=_agent(request, agent_id, need="edit"), by=request.auth)
     return _agents().get(pk=agent.pk)
 
 
 @router.post("/agents/{agent_id}/stop", response={200: AgentOut, **ERRORS})
-def agent_stop(request: HttpRequest, agent_id: int):
+def agent_stop(request: HttpRequest, agent_id: int = AgentId):
     agent = services.agent_stop(agent=_agent(request, agent_id, need="edit"), by=request.auth)
     return _agents().get(pk=agent.pk)
 
@@ -93,7 +95,7 @@ def agent_stop(request: HttpRequest, agent_id: int):
     "/agents/{agent_id}/activity", response={200: list[ActivityOut], **ERRORS}, summary="Feed"
 )
 @paginate
-def agent_activity(request: HttpRequest, agent_id: int):
+def agent_activity(request: HttpRequest, agent_id: int = AgentId):
     agent = _agent(request, agent_id, need="own")
     return agent.activities.select_related("actor")
 
@@ -103,7 +105,7 @@ def _runs():
 
 
 @router.post("/agents/{agent_id}/chat", response={200: RunOut, 202: RunOut, **ERRORS})
-def agent_chat(request: HttpRequest, agent_id: int, payload: ChatIn):
+def agent_chat(request: HttpRequest, payload: ChatIn, agent_id: int = AgentId):
     agent = _agent(request, agent_id, need="use")
     run = services.run_start(
         agent=agent,
@@ -124,12 +126,12 @@ def agent_chat(request: HttpRequest, agent_id: int, payload: ChatIn):
 
 
 @router.get("/runs/{run_id}", response={200: RunOut, **ERRORS})
-def run_detail(request: HttpRequest, run_id: int):
+def run_detail(request: HttpRequest, run_id: int = RunId):
     return _runs().get_for(request.auth, run_id)
 
 
 @router.post("/runs/{run_id}/cancel", response={200: RunOut, **ERRORS}, summary="Cancel a run")
-def run_cancel(request: HttpRequest, run_id: int):
+def run_cancel(request: HttpRequest, run_id: int = RunId):
     run = Run.objects.select_related("agent").get_for(request.auth, run_id)
     services.run_cancel(run=run, by=request.auth)
     return _runs().get(pk=run.pk)
@@ -137,6 +139,6 @@ def run_cancel(request: HttpRequest, run_id: int):
 
 @router.get("/agents/{agent_id}/conversations", response={200: list[ConversationOut], **ERRORS})
 @paginate
-def conversation_list(request: HttpRequest, agent_id: int):
+def conversation_list(request: HttpRequest, agent_id: int = AgentId):
     agent = _agent(request, agent_id)
     return agent.conversations.filter(user=request.auth).annotate(run_count=Count("runs"))

@@ -2,15 +2,18 @@ import json
 
 from django import forms
 
-from .validation import AgentConfig, config_errors
+from .validation import AgentConfig, config_errors, config_warnings
 
 MODEL_HELP = (
-    "Where the agent's thinking comes from. <code>hf:&lt;repo&gt;</code> (Hugging Face "
-    "Inference, e.g. <code>hf:Qwen/Qwen2.5-Coder-32B-Instruct</code>), "
-    "<code>openai:&lt;model&gt;</code> (the platform's OpenAI-compatible server, e.g. "
-    "<code>openai:gpt-4o-mini</code> or a local <code>openai:llama3.1</code>) or "
-    "<code>litellm:&lt;model&gt;</code>. Keys and server addresses are set by the platform."
+    "A provider prefix, then the model: <code>openai:&lt;model&gt;</code>, "
+    "<code>hf:&lt;org&gt;/&lt;repo&gt;</code> or <code>litellm:&lt;model&gt;</code>. Keys and "
+    "server addresses are the platform's; the list below says which providers this server has."
 )
+INSTRUCTIONS_HELP = (
+    "Added to the agent's system prompt on every turn: its role, tone, what to do and avoid. "
+    "Optional."
+)
+MAX_INSTRUCTIONS = 8000
 
 
 class AgentForm(forms.Form):
@@ -23,7 +26,19 @@ class AgentForm(forms.Form):
     # Any registered name is accepted here so that a tool which became invalid gets the
     # registry's explanation from config_errors rather than "Select a valid choice".
     tools = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
-    model = forms.CharField(max_length=200, help_text=MODEL_HELP)
+    instructions = forms.CharField(
+        required=False,
+        max_length=MAX_INSTRUCTIONS,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=INSTRUCTIONS_HELP,
+    )
+    model = forms.CharField(
+        max_length=200,
+        help_text=MODEL_HELP,
+        # The <datalist> of configured providers is in agents/agent_form.html.
+        widget=forms.TextInput(attrs={"list": "model-providers", "autocomplete": "off"}),
+    )
     allowed_imports = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -34,8 +49,8 @@ class AgentForm(forms.Form):
         initial="{}",
         widget=forms.Textarea(attrs={"rows": 5, "class": "code-input-small"}),
         help_text=(
-            'A JSON object, up to 16 KB. <code>"instructions"</code> (text) is added to '
-            "the agent's system prompt."
+            "Anything else to keep with the agent, as a JSON object (with the instructions, "
+            "up to 16 KB). The platform does not read it."
         ),
     )
 
@@ -56,6 +71,11 @@ class AgentForm(forms.Form):
             raise forms.ValidationError(
                 'Metadata must be a JSON object, e.g. {"team": "research"}.'
             )
+        if "instructions" in value:
+            # One place for the system prompt, or the two would silently overwrite each other.
+            raise forms.ValidationError(
+                "Put the instructions in the Instructions field, not in the metadata."
+            )
         return value
 
     def clean(self) -> dict:
@@ -70,19 +90,39 @@ class AgentForm(forms.Form):
 
     def config(self) -> AgentConfig:
         data = self.cleaned_data
+        metadata = dict(data.get("metadata") or {})
+        # The runtime reads metadata["instructions"] (agents/runtime/turn.py).
+        instructions = (data.get("instructions") or "").strip()
+        if instructions:
+            metadata["instructions"] = instructions
         return AgentConfig(
             name=data.get("name", ""),
             description=data.get("description", ""),
             tools=list(data.get("tools") or []),
             model=data.get("model", ""),
             allowed_imports=list(data.get("allowed_imports") or []),
-            metadata=data.get("metadata") or {},
+            metadata=metadata,
         )
+
+    def warnings(self) -> dict[str, list[str]]:
+        """What is valid but cannot run on this server now (agents.validation): for the
+        submitted model, or before a submit for the agent's current one."""
+        if not self.is_bound:
+            return config_warnings(AgentConfig(name="", model=self.initial.get("model") or ""))
+        if not hasattr(self, "cleaned_data") or not self.cleaned_data.get("model"):
+            return {}
+        return config_warnings(self.config())
 
     @classmethod
     def initial_for(cls, agent) -> dict:
         initial = vars(AgentConfig.from_agent(agent))
-        return {**initial, "metadata": json.dumps(agent.metadata, indent=2)}
+        metadata = dict(agent.metadata)
+        instructions = metadata.pop("instructions", "")
+        return {
+            **initial,
+            "instructions": instructions if isinstance(instructions, str) else "",
+            "metadata": json.dumps(metadata, indent=2),
+        }
 
 
 class ChatForm(forms.Form):

@@ -4,6 +4,8 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from core.schemas import MAX_ID, StrictIn
+
 
 class AgentStatsOut(Schema):
     total_requests: int = 0
@@ -27,7 +29,7 @@ def stats_of(agent) -> dict:
     return stats.payload() if stats is not None else AgentStatsOut().dict()
 
 
-class AgentIn(Schema):
+class AgentIn(StrictIn):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=2000)
     tools: list[str] = Field(default_factory=list, max_length=50)
@@ -65,9 +67,9 @@ class AgentFilter(Schema):
     owned: bool | None = None
 
 
-class ChatIn(Schema):
+class ChatIn(StrictIn):
     message: str = Field(min_length=1, max_length=20000)
-    conversation_id: int | None = None
+    conversation_id: int | None = Field(None, ge=1, le=MAX_ID)
     wait: bool = False
 
 

@@ -170,10 +170,11 @@ def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | 
     return run
 
 
-def run_cancel(*, run: Run, by: User) -> Run:
+def run_cancel(*, run: Run, by: User, staff: bool = False) -> Run:
     # The agent's owner stops other users' turns by stopping the agent, not one by one:
-    # they do not see those runs (a run belongs to whoever started it).
-    if run.user_id != by.pk:
+    # they do not see those runs (a run belongs to whoever started it). staff=True (the
+    # admin's action, agents/admin.py) lets a staff member cancel anyone's run.
+    if run.user_id != by.pk and not (staff and by.is_staff):
         raise Forbidden("Only who started the run can cancel it.")
     with transaction.atomic():
         run_finish(run=run, status=Run.Status.CANCELLED, error=f"Cancelled by {by.username}.")
@@ -236,35 +237,106 @@ def runs_heartbeat(*, run_ids: list[int]) -> None:
     )
 
 
-def runs_reap() -> int:
-    """Fail runs nobody is executing any more, so nothing hangs.
+class WorkerLost(Exception):
+    """What a reaped task row records: the worker holding it died."""
 
-    A running run whose lease (heartbeat) went stale belongs to a worker that died; a queued
-    run nobody claimed for a long time lost its task. Safe with any number of workers.
+
+def runs_reap() -> int:
+    """Fail the turns nobody is executing any more, so nothing hangs; returns how many runs.
+
+    A running run whose lease (heartbeat) went stale belongs to a worker that died; so does a
+    queued run whose task was claimed a lease ago (the worker died between claiming the task
+    and the run); a queued run nobody claimed for a long time lost its task. Their task rows
+    are failed with them (`turn_tasks_reap`). Every worker calls this on its own clock
+    (`runtime/reaper.py`), any number at once: `run_finish` and the task rows' updates are
+    conditional, so each item moves once.
     """
     now = timezone.now()
     lease = timedelta(seconds=settings.AGENT_RUN_LEASE_SECONDS)
+    dead = "The worker executing this turn stopped responding (crashed or was killed)."
     stale = Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=now - lease)
+    abandoned = dict.fromkeys(stale.values_list("pk", flat=True), dead)
+    # A live worker moves a run to running a moment after claiming its task. The task rows
+    # are read only when a run has waited that long: on PostgreSQL that is a scan of the
+    # whole task table (no index covers RUNNING rows).
+    if Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=now - lease).exists():
+        claimed = {run_id for _, run_id, started in _turn_tasks_running() if started < now - lease}
+        unstarted = Run.objects.filter(status=Run.Status.QUEUED, pk__in=claimed)
+        abandoned.update(dict.fromkeys(unstarted.values_list("pk", flat=True), dead))
     lost = Run.objects.filter(
         status=Run.Status.QUEUED,
         created_at__lt=now - timedelta(seconds=settings.AGENT_QUEUE_TIMEOUT_SECONDS),
     )
-    reaped = 0
-    for run in stale:
-        reaped += run_finish(
-            run=run,
-            status=Run.Status.FAILED,
-            error="The worker executing this turn stopped responding (crashed or was killed).",
+    for run_id in lost.values_list("pk", flat=True):
+        abandoned.setdefault(
+            run_id, "No worker picked this turn up in time. Is the worker running?"
         )
-    for run in lost:
-        reaped += run_finish(
-            run=run,
-            status=Run.Status.FAILED,
-            error="No worker picked this turn up in time. Is the worker running?",
-        )
+    reaped = {
+        run_id
+        for run_id, error in abandoned.items()
+        if run_finish(run=Run(pk=run_id), status=Run.Status.FAILED, error=error)
+    }
     if reaped:
-        logger.warning("Reaped %d abandoned run(s)", reaped)
-    return reaped
+        tasks = turn_tasks_reap(run_ids=reaped)
+        logger.warning("Reaped %d abandoned run(s) and %d task row(s)", len(reaped), tasks)
+    return len(reaped)
+
+
+def turn_tasks_reap(*, run_ids: set[int] | None = None) -> int:
+    """Fail the RUNNING task rows of turns no live worker holds; returns how many.
+
+    django-tasks-db marks a task done only when its worker finishes it, so a dead worker's
+    rows would stay RUNNING forever. With `run_ids`: the rows of those runs, just reaped.
+    Without: the rows held longer than a live turn can last (its wall clock, a model call in
+    flight when it stopped, a lease), whatever became of their runs since (cancelled,
+    deleted, reaped by a tick that died before this); the reaper sweeps for those now and
+    then, not every tick, because on PostgreSQL it scans the task table.
+    """
+    from traceback import format_exception
+
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+    lease = settings.AGENT_RUN_LEASE_SECONDS
+    if run_ids is not None:
+        ids = [pk for pk, run_id, _ in _turn_tasks_running() if run_id in run_ids]
+        reason = f"Its worker died: no sign of life for {lease} s (lease expired)."
+    else:
+        longest = settings.AGENT_RUN_TIMEOUT_SECONDS + settings.AGENT_PROVIDER_TIMEOUT_SECONDS
+        longest += lease
+        cutoff = now - timedelta(seconds=longest)
+        ids = [pk for pk, _, started in _turn_tasks_running() if started < cutoff]
+        reason = f"Still running after {longest} s, longer than any turn lasts: its worker died."
+    if not ids:
+        return 0
+    failed = DBTaskResult.objects.filter(pk__in=ids, status=TaskResultStatus.RUNNING).update(
+        # The library's own failure fields, as its `set_failed` writes them; conditional, so
+        # a row its worker finished meanwhile keeps that outcome.
+        status=TaskResultStatus.FAILED,
+        finished_at=now,
+        return_value=None,
+        exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
+        traceback="".join(format_exception(WorkerLost(reason))),
+    )
+    if failed and run_ids is None:
+        logger.warning("Failed %d task row(s) dead workers left running", failed)
+    return failed
+
+
+def _turn_tasks_running() -> list[tuple]:
+    """(id, run id, started at) of every turn's task row some worker holds, dead or alive."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from .tasks import execute_run
+
+    rows = DBTaskResult.objects.filter(
+        status=TaskResultStatus.RUNNING,
+        task_path=execute_run.module_path,
+        started_at__isnull=False,
+    ).values_list("pk", "args_kwargs", "started_at")
+    return [(pk, (args.get("kwargs") or {}).get("run_id"), started) for pk, args, started in rows]
 
 
 def run_execute(*, run_id: int, worker_id: str = "") -> None:

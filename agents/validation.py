@@ -2,11 +2,14 @@
 and `agent_start` (which re-checks, because tools and the allowlist change over time)."""
 
 import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.errors import Invalid
+from core.text import UNSAFE_NAME_MESSAGE, has_unsafe_name_chars
 
-from .runtime.providers import parse_model
+from .runtime.providers import parse_model, provider_problem
 
 MAX_METADATA_BYTES = 16 * 1024
 MAX_NAME = 100
@@ -43,6 +46,8 @@ def config_errors(config: AgentConfig) -> dict[str, list[str]]:
         add("name", "Give the agent a name.")
     elif len(name) > MAX_NAME:
         add("name", f"Keep the name to {MAX_NAME} characters (it has {len(name)}).")
+    elif has_unsafe_name_chars(name):
+        add("name", UNSAFE_NAME_MESSAGE)
     if len(config.description or "") > MAX_DESCRIPTION:
         add("description", f"Keep the description to {MAX_DESCRIPTION} characters.")
     try:
@@ -71,6 +76,22 @@ def config_errors(config: AgentConfig) -> dict[str, list[str]]:
         if instructions is not None and not isinstance(instructions, str):
             add("metadata", "metadata.instructions, when given, must be a string.")
     return errors
+
+
+def config_warnings(
+    config: AgentConfig, environ: Mapping[str, str] | None = None
+) -> dict[str, list[str]]:
+    """Field name → warnings: what is valid but cannot run on this server now (the model's
+    provider has no credentials here). The config may still be saved: the operator can set
+    the variable later, and the agent's turns fail with the same message until then."""
+    try:
+        ref = parse_model(config.model)
+    except ValueError:
+        return {}  # an error, reported by config_errors
+    problem = provider_problem(ref.provider, os.environ if environ is None else environ)
+    if problem is None:
+        return {}
+    return {"model": [f"Chat turns with this model will fail on this server now. {problem}"]}
 
 
 def validate_config(config: AgentConfig) -> AgentConfig:

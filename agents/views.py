@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
@@ -10,7 +11,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedHttpRequest
-from core.errors import DomainError
+from core.errors import DomainError, NotFound
+from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from tools_registry.models import Tool
 from tools_registry.services import allowed_modules
@@ -18,11 +20,12 @@ from tools_registry.services import allowed_modules
 from . import panels, services
 from .forms import AgentForm, ChatForm
 from .models import Agent, Conversation, Run
+from .runtime.providers import configured_providers
 
 PAGE_SIZE = 50
 
 
-def get_agent(request: AuthedHttpRequest, pk: int, *, need: str = "see") -> Agent:
+def get_agent(request: HtmxHttpRequest, pk: int, *, need: str = "see") -> Agent:
     """The agent through its access rule (Agent.objects.get_for): 404 when the user may
     not see it, 403 when they may see it but not do what `need` says."""
     return Agent.objects.select_related("owner", "stats").get_for(request.user, pk, need=need)
@@ -33,11 +36,15 @@ def get_run(request: AuthedHttpRequest, pk: int) -> Run:
 
 
 def _dashboard_agents(user):
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    # Counted as the agent's stats count runs (gamification.services.record_run): finished
+    # turns, cancelled ones excluded; "today" is the local day, as on the runs-per-day chart.
+    counted_today = Q(runs__finished_at__gte=today) & ~Q(runs__status=Run.Status.CANCELLED)
     return (
         Agent.objects.usable_by(user)
         .select_related("owner", "stats")
-        .annotate(runs_today=Count("runs", filter=Q(runs__created_at__gte=today)))
+        # distinct: the rental-expiry join below would multiply the runs by the rentals.
+        .annotate(runs_today=Count("runs", filter=counted_today, distinct=True))
         .with_rental_expiry(user)
         .order_by("-updated_at", "-id")
     )
@@ -71,17 +78,23 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
 def _editor_context(form: AgentForm) -> dict:
     tools = list(Tool.objects.for_listing())
     selectable = {t.pk for t in Tool.objects.selectable()}
+    picked = form["tools"].value() or []
+    items = [{"tool": t, "ok": t.pk in selectable, "checked": t.name in picked} for t in tools]
     return {
         "form": form,
-        "picker": [
-            {
-                "tool": t,
-                "ok": t.pk in selectable,
-                "checked": t.name in (form["tools"].value() or []),
-            }
-            for t in tools
-        ],
+        # A picked tool stays in the main table even when it became unusable, so it can be
+        # unpicked; the rest of the unusable ones are folded away under a note.
+        "picker": [item for item in items if item["ok"] or item["checked"]],
+        "unavailable": [item for item in items if not item["ok"] and not item["checked"]],
+        "providers": configured_providers(),
+        "warnings": form.warnings(),
     }
+
+
+def _flash_warnings(request: AuthedHttpRequest, form: AgentForm) -> None:
+    for messages_ in form.warnings().values():
+        for message in messages_:
+            messages.warning(request, message)
 
 
 def _agent_form(data=None, initial=None) -> AgentForm:
@@ -99,7 +112,17 @@ def agent_create(request: AuthedHttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Agent “{agent.name}” created. Start it to chat.")
+            _flash_warnings(request, form)
+            # "Create and start" is the form's first (default) button; "Create only" is not.
+            if request.POST.get("then") != "start":
+                messages.success(request, f"Agent “{agent.name}” created. Start it to chat.")
+                return redirect("agents:agent_detail", pk=agent.pk)
+            try:
+                services.agent_start(agent=agent, by=request.user)
+            except DomainError as exc:
+                messages.error(request, f"Agent “{agent.name}” created, not started: {exc.message}")
+            else:
+                messages.success(request, f"Agent “{agent.name}” created and running.")
             return redirect("agents:agent_detail", pk=agent.pk)
     status = 422 if form.errors else 200
     context = {**_editor_context(form), "agent": None}
@@ -117,6 +140,7 @@ def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
+            _flash_warnings(request, form)
             messages.success(
                 request, "Saved. A running agent uses the new configuration from its next turn."
             )
@@ -127,12 +151,18 @@ def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@login_required
-def agent_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    agent = get_agent(request, pk)
+def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    # Open to visitors: a listed agent is public, read-only. Any other id sends them to log
+    # in, the same answer for every id, so it tells nothing about which agents exist.
+    try:
+        agent = get_agent(request, pk)
+    except NotFound:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise
     is_owner = agent.is_owned_by(request.user)
     # Only the viewer's own runs: others' (renters') count in the stats, never shown.
-    runs = agent.runs.filter(user=request.user).select_related("user")
+    runs = Run.objects.visible_to(request.user).filter(agent=agent).select_related("user")
     return render(
         request,
         "agents/agent_detail.html",

@@ -2,12 +2,15 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from core.errors import error_code
+
 
 class ApiJsonErrorsMiddleware:
-    """Under /api/, every error is JSON `{"detail": ...}`, whoever produced it.
+    """Under /api/, every error is JSON `{"detail": ..., "code": ...}`, whoever produced it
+    (docs/API.md "Errors").
 
-    django-ninja already answers its own errors in JSON; this covers the rest: unknown
-    routes (Django's 404 page), methods a path does not allow (405) and server errors.
+    django-ninja's errors already have that shape (config/api.py); this covers the rest:
+    unknown routes (Django's 404 page), methods a path does not allow (405) and server errors.
     """
 
     def __init__(self, get_response):
@@ -28,7 +31,7 @@ class ApiJsonErrorsMiddleware:
             detail = f"Method {request.method} not allowed." + (
                 f" Allowed: {allowed}." if allowed else ""
             )
-        new = JsonResponse({"detail": detail}, status=status)
+        new = JsonResponse({"detail": detail, "code": error_code(status)}, status=status)
         for header in ("Allow", "Retry-After", "WWW-Authenticate"):
             if header in response:
                 new[header] = response[header]

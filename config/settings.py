@@ -40,6 +40,12 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# CORS (docs/API.md "CORS"): only the API, only listed origins (none by default: closed),
+# bearer tokens only (no cookies cross-origin).
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ("authorization", "content-type")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -49,11 +55,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Listed so /api/v1/docs serves Swagger UI from static files, not a CDN (the CSP, below).
+    "ninja",
     "django_htmx",
     "template_partials",
     "django_tasks",
     "django_tasks_db",
     "django_ratelimit",
+    "corsheaders",
     "core",
     "accounts",
     "tools_registry",
@@ -64,7 +73,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Outermost after security: turns any non-JSON error under /api/ into {"detail": ...}.
+    # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
+    # Before anything that answers: preflights, and CORS headers on every /api/ response.
+    "corsheaders.middleware.CorsMiddleware",
+    # Outermost after those: turns any non-JSON error under /api/ into {"detail", "code"}.
     "config.middleware.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -166,8 +179,10 @@ if not REDIS_URL:
 SILENCED_SYSTEM_CHECKS += ["django_ratelimit.W001"]
 
 RATELIMIT_USE_CACHE = "default"
-# Failed log-ins (page and API) allowed per client IP and per username in the window.
+# Failed log-ins (page, admin and API) allowed per username, and per client address (larger,
+# so one user's typos do not lock out everyone behind the same address): accounts/ratelimit.py.
 AUTH_FAILURE_RATE = env("AUTH_FAILURE_RATE", "5/m")
+AUTH_FAILURE_IP_RATE = env("AUTH_FAILURE_IP_RATE", "30/m")
 SIGNUP_RATE = env("SIGNUP_RATE", "10/h")
 
 # Security: strict by default in production, each switch overridable by env.
@@ -184,25 +199,54 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files, no
+# inline <script>, on*= or style= attribute, and no eval (htmx's allowEval is off in
+# templates/base.html); data: images for the API docs' Swagger UI icons. tests/test_csp.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # Tasks: the database backend needs no broker; `manage.py db_worker` runs them.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
-# API pagination (docs/API.md: limit default 20, max 100).
+# API pagination (docs/API.md: limit default 20, max 100; an offset past a bigint is a 422).
+NINJA_PAGINATION_CLASS = "core.pagination.LimitOffsetPagination"
 NINJA_PAGINATION_PER_PAGE = 20
 NINJA_PAGINATION_MAX_LIMIT = 100
+# Request bodies (pages and API) over this are refused: the API answers 400. Django's default
+# (2.5 MB), written out because docs/API.md names it; the largest real body is a tool's code.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # Marketplace money rules (docs/API.md).
 SIGNUP_CREDITS = Decimal(env("SIGNUP_CREDITS", "1000.00"))
 MARKETPLACE_FEE_PERCENT = Decimal(env("MARKETPLACE_FEE_PERCENT", "10"))
 
+LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
+# A line per task (django_tasks: started, finished) and per request (runserver; a chat polls
+# its run card every second) is debug noise: `make run` keeps the demo users and password it
+# printed on screen. Warnings and errors (a failed task, a 404, a 500) still show;
+# LOG_LEVEL=DEBUG shows everything.
+CHATTY_LOG_LEVEL = "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": CHATTY_LOG_LEVEL, "propagate": False},
+        "django_tasks": {"level": CHATTY_LOG_LEVEL},
+        "django_tasks_db": {"level": CHATTY_LOG_LEVEL},
     },
 }
 
@@ -212,6 +256,7 @@ AGENT_PROVIDER_TIMEOUT_SECONDS = int(env("AGENT_PROVIDER_TIMEOUT_SECONDS", "60")
 AGENT_MAX_STEPS = int(env("AGENT_MAX_STEPS", "10"))
 AGENT_HISTORY_RUNS = int(env("AGENT_HISTORY_RUNS", "10"))  # earlier turns replayed as memory
 AGENT_RUN_LEASE_SECONDS = int(env("AGENT_RUN_LEASE_SECONDS", "30"))
+AGENT_REAP_INTERVAL_SECONDS = float(env("AGENT_REAP_INTERVAL_SECONDS", "5"))  # per worker
 AGENT_QUEUE_TIMEOUT_SECONDS = int(env("AGENT_QUEUE_TIMEOUT_SECONDS", "600"))
 AGENT_CHAT_WAIT_SECONDS = int(env("AGENT_CHAT_WAIT_SECONDS", "60"))
 WORKER_CONCURRENCY = int(env("WORKER_CONCURRENCY", "50"))  # turns in flight per worker process

@@ -1,12 +1,36 @@
 """Domain errors shared by every app's services.
 
-Services raise these; the API maps each to its status (docs/API.md), and views turn them into
-form errors or flash messages. Each carries a message written for the person who caused it.
+Services raise these; the API maps each to its status and `code` (docs/API.md "Errors"), and
+views turn them into form errors or flash messages. Each carries a message written for the
+person who caused it.
 """
+
+# The API's error codes by status (docs/API.md "Errors"): every error body is
+# {"detail": ..., "code": ...}. Other client errors of HTTP itself (405) carry
+# "bad_request"; the contract names no code for a server error, so 5xx carry "server_error".
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    402: "insufficient_credits",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    422: "validation_error",
+    429: "rate_limited",
+}
+SERVER_ERROR = "server_error"
+
+
+def error_code(status: int) -> str:
+    """The `code` of an API error answered with this status."""
+    if status >= 500:
+        return SERVER_ERROR
+    return ERROR_CODES.get(status, ERROR_CODES[400])
 
 
 class DomainError(Exception):
     status = 400
+    code = ERROR_CODES[400]
 
     def __init__(self, detail: str | list):
         super().__init__(detail)
@@ -26,23 +50,29 @@ class DomainError(Exception):
 
 class PaymentRequired(DomainError):
     status = 402
+    code = ERROR_CODES[402]
 
 
 class Forbidden(DomainError):
     status = 403
+    code = ERROR_CODES[403]
 
 
 class NotFound(DomainError):
     status = 404
+    code = ERROR_CODES[404]
 
 
 class Conflict(DomainError):
     status = 409
+    code = ERROR_CODES[409]
 
 
 class Invalid(DomainError):
     status = 422
+    code = ERROR_CODES[422]
 
 
 class RateLimited(DomainError):
     status = 429
+    code = ERROR_CODES[429]

@@ -1,10 +1,10 @@
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Status
+from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from agents.models import Agent
 from agents.schemas import AgentStatsOut, stats_of
-from core.schemas import ErrorOut
+from core.schemas import IdPath, errors
 
 from . import services
 from .models import AgentStats, Rating
@@ -12,9 +12,8 @@ from .schemas import LeaderboardEntryOut, LeaderboardFilter, RatingIn, RatingOut
 
 router = Router(tags=["stats, ratings, leaderboard"])
 
-ERRORS = dict.fromkeys((400, 401, 403, 404, 409, 422), ErrorOut)
-# Ids beyond a 64-bit integer are a 422, not a database overflow.
-AgentId = Path(..., ge=1, le=2**63 - 1)
+ERRORS = errors(403, 404, 409)
+AgentId = IdPath()
 
 
 def _agent(request: HttpRequest, agent_id: int) -> Agent:
@@ -61,7 +60,7 @@ def rating_save(request: HttpRequest, payload: RatingIn, agent_id: int = AgentId
 
 @router.get(
     "/leaderboard",
-    response=list[LeaderboardEntryOut],
+    response={200: list[LeaderboardEntryOut], **errors()},
     summary="Agents you can see, ranked by experience (sort=rating|earnings too)",
 )
 @paginate

@@ -93,17 +93,23 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
     }
 
 
-def run_notices(*, run: Run) -> list[str]:
-    """Short notices for what a finished run unlocked ("Level 2 reached", "Achievement
-    unlocked: First run"), shown in the chat under that run. Empty until it is counted."""
+def _run_outcome(run: Run) -> Outcome | None:
+    """What counting the run awarded (its XP row and unlocks), or None until it is counted."""
     event = ExperienceEvent.objects.filter(run_id=run.pk).first()
     if event is None:
-        return []
+        return None
     codes = set(
         AgentAchievement.objects.filter(run_id=run.pk).values_list("achievement__code", flat=True)
     )
     unlocked = [rule for rule in rules.ACHIEVEMENTS if rule.code in codes]
-    return Outcome(event=event, unlocked=unlocked).notices
+    return Outcome(event=event, unlocked=unlocked)
+
+
+def run_notices(*, run: Run) -> list[str]:
+    """Short notices for what a finished run unlocked ("Level 2 reached", "Achievement
+    unlocked: First run"), shown in the chat under that run. Empty until it is counted."""
+    outcome = _run_outcome(run)
+    return outcome.notices if outcome else []
 
 
 # --- panels on agents' pages (registered in GamificationConfig.ready) ----------------------
@@ -118,8 +124,15 @@ def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
 
 
 def _run_final_panel(request: HttpRequest, run: Run) -> dict | None:
-    notices = run_notices(run=run)
-    return {"notices": notices} if notices else None
+    """The XP the run earned ("+15 XP") and its level-ups and unlocks; nothing for a run
+    that earned nothing (a failed one) or is not counted (cancelled)."""
+    outcome = _run_outcome(run)
+    if outcome is None or outcome.event is None:
+        return None
+    xp, notices = outcome.event.xp, outcome.notices
+    if not xp and not notices:
+        return None
+    return {"xp": xp, "notices": notices}
 
 
 def register() -> None:

@@ -4,16 +4,14 @@ from typing import Literal
 from ninja import Field, Schema
 
 from agents.schemas import AgentStatsOut
+from core.schemas import StrictIn
 
 from .services import COMMENT_MAX
 
-# PostgreSQL text cannot hold NUL characters: refuse them as bad input (422), not a 500.
-NO_NUL = r"^[^\x00]*$"
 
-
-class RatingIn(Schema):
+class RatingIn(StrictIn):
     stars: int = Field(ge=1, le=5)
-    comment: str = Field("", max_length=COMMENT_MAX, pattern=NO_NUL)
+    comment: str = Field("", max_length=COMMENT_MAX)
 
 
 class RatingOut(Schema):

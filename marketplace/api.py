@@ -3,7 +3,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from agents.models import Agent
-from core.schemas import ErrorOut
+from core.schemas import ErrorOut, IdPath, errors
 
 from . import services
 from .models import LedgerEntry, Listing
@@ -19,7 +19,8 @@ from .schemas import (
 
 router = Router(tags=["marketplace"])
 
-ERRORS = dict.fromkeys((400, 401, 402, 403, 404, 409, 422), ErrorOut)
+ERRORS = errors(402, 403, 404, 409)
+ListingId = IdPath()
 
 
 def _listing(request: HttpRequest, listing_id: int, *, need: str = "see") -> Listing:
@@ -37,7 +38,7 @@ def _purchase_out(txn) -> dict:
     }
 
 
-@router.get("/marketplace", response=list[ListingOut], summary="Active listings")
+@router.get("/marketplace", response={200: list[ListingOut], **errors()}, summary="Active listings")
 @paginate
 def listing_list(request: HttpRequest, filters: Query[ListingFilter]):
     listings = Listing.objects.active().for_browsing().search(filters.q)
@@ -61,12 +62,12 @@ def listing_create(request: HttpRequest, payload: ListingIn):
 
 
 @router.get("/marketplace/{listing_id}", response={200: ListingOut, **ERRORS}, summary="A listing")
-def listing_detail(request: HttpRequest, listing_id: int):
+def listing_detail(request: HttpRequest, listing_id: int = ListingId):
     return _listing(request, listing_id)
 
 
 @router.delete("/marketplace/{listing_id}", response={204: None, **ERRORS}, summary="Withdraw")
-def listing_withdraw(request: HttpRequest, listing_id: int):
+def listing_withdraw(request: HttpRequest, listing_id: int = ListingId):
     listing = _listing(request, listing_id, need="sell")
     services.listing_withdraw(listing=listing, by=request.auth)
     return Status(204, None)
@@ -77,7 +78,7 @@ def listing_withdraw(request: HttpRequest, listing_id: int):
     response={201: PurchaseOut, **ERRORS},
     summary="Buy or rent a listing",
 )
-def listing_purchase(request: HttpRequest, listing_id: int, payload: PurchaseIn):
+def listing_purchase(request: HttpRequest, payload: PurchaseIn, listing_id: int = ListingId):
     # Any existing listing: buying a closed one is a 409 (docs/API.md), not a 404.
     listing = _listing(request, listing_id, need="buy")
     txn = services.listing_purchase(
@@ -86,7 +87,11 @@ def listing_purchase(request: HttpRequest, listing_id: int, payload: PurchaseIn)
     return Status(201, _purchase_out(txn))
 
 
-@router.get("/wallet", response=WalletOut, summary="Your balance, earnings and spending")
+@router.get(
+    "/wallet",
+    response={200: WalletOut, 401: ErrorOut},
+    summary="Your balance, earnings and spending",
+)
 def wallet_detail(request: HttpRequest):
     summary = services.wallet_summary(user=request.auth)
     return {
@@ -97,7 +102,9 @@ def wallet_detail(request: HttpRequest):
 
 
 @router.get(
-    "/wallet/transactions", response=list[LedgerEntryOut], summary="Your wallet's ledger entries"
+    "/wallet/transactions",
+    response={200: list[LedgerEntryOut], **errors()},
+    summary="Your wallet's ledger entries",
 )
 @paginate
 def wallet_transactions(request: HttpRequest):

@@ -75,6 +75,23 @@ class ListingCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["agent"].queryset = agents
 
+    def _entered(self, name: str):
+        return (
+            self[name].value()
+            if self.is_bound
+            else self.get_initial_for_field(self.fields[name], name)
+        )
+
+    def entered_price(self) -> Decimal | None:
+        """The price typed so far, if it is a valid one (for the fee preview); None else."""
+        try:
+            return self.fields["price"].clean(self._entered("price"))
+        except forms.ValidationError:
+            return None
+
+    def entered_type(self) -> str:
+        return str(self._entered("listing_type") or "")
+
     def clean(self):
         data = super().clean()
         if data.get("listing_type") == Listing.Type.RENT:

@@ -6,11 +6,10 @@ from ninja import Schema
 from pydantic import Field, field_validator
 
 from agents.schemas import AgentStatsOut, stats_of
+from core.schemas import MAX_ID, NO_NUL, StrictIn
 
 from .models import MAX_PRICE
 
-# PostgreSQL text cannot hold NUL characters: refuse them as bad input (422), not a 500.
-NO_NUL = r"^[^\x00]*$"
 SORTS = Literal["newest", "oldest", "price", "-price", "rating", "-rating", "level", "-level"]
 
 
@@ -47,8 +46,8 @@ class ListingOut(Schema):
         return listing.seller.username if listing.seller_id else None
 
 
-class ListingIn(Schema):
-    agent_id: int = Field(ge=1, le=2**63 - 1)
+class ListingIn(StrictIn):
+    agent_id: int = Field(ge=1, le=MAX_ID)
     listing_type: Literal["sale", "rent"]
     # Strings ("12.50") or JSON numbers; more than 2 places is a 422, never rounded.
     price: Decimal = Field(gt=0, le=MAX_PRICE, max_digits=12, decimal_places=2)
@@ -63,8 +62,8 @@ class ListingFilter(Schema):
     sort: SORTS = "newest"
 
 
-class PurchaseIn(Schema):
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200, pattern=NO_NUL)
+class PurchaseIn(StrictIn):
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
 
 
 class PurchaseOut(Schema):

@@ -1,8 +1,10 @@
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -12,8 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthedHttpRequest
+from accounts.models import User
 from agents.models import Agent
-from core.errors import Conflict, Forbidden, PaymentRequired
+from core.errors import Conflict, Forbidden, NotFound, PaymentRequired
+from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from gamification.panels import agent_panel_context
 
@@ -24,21 +28,21 @@ from .models import LedgerEntry, Listing, Rental, Transaction
 PAGE_SIZE = 25
 
 
-def get_listing(request: AuthedHttpRequest, pk: int, *, need: str = "see") -> Listing:
+def get_listing(request: HtmxHttpRequest, pk: int, *, need: str = "see") -> Listing:
     """The listing through its access rule (Listing.objects.get_for): closed ones only to
     their seller and buyers (404 to anyone else); need="sell": 403 to other viewers."""
     return Listing.objects.for_browsing().get_for(request.user, pk, need=need)
 
 
-def _query_without_page(request: AuthedHttpRequest) -> str:
+def _query_without_page(request: HtmxHttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
 
 
 @require_GET
-@login_required
-def listing_list(request: AuthedHttpRequest) -> HttpResponse:
+def listing_list(request: HtmxHttpRequest) -> HttpResponse:
+    """Open to visitors: active listings are public (Listing.objects.visible_to)."""
     form = ListingFilterForm(request.GET or None)
     listings = Listing.objects.active().for_browsing()
     sort = "newest"
@@ -64,7 +68,7 @@ def listing_list(request: AuthedHttpRequest) -> HttpResponse:
     )
 
 
-def _detail_context(request: AuthedHttpRequest, listing: Listing, **extra) -> dict:
+def _detail_context(request: HtmxHttpRequest, listing: Listing, **extra) -> dict:
     agent = listing.agent
     user = request.user
     context = {
@@ -76,7 +80,8 @@ def _detail_context(request: AuthedHttpRequest, listing: Listing, **extra) -> di
         "owns_agent": agent is not None and agent.is_owned_by(user),
         **extra,
     }
-    if extra.get("confirm"):
+    # The confirmation shows the buyer's balance; visitors never get it (listing_detail).
+    if extra.get("confirm") and isinstance(user, User):
         balance = services.wallet_for(user=user).balance
         context["balance"] = balance
         context["balance_after"] = balance - listing.price
@@ -95,10 +100,19 @@ def _rental_expiry_preview(listing: Listing, context: dict) -> datetime | None:
 
 
 @require_GET
-@login_required
-def listing_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    listing = get_listing(request, pk)
-    confirm = request.GET.get("confirm") == "1" and listing.is_active
+def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    # Open to visitors: an active listing is public. Any other id sends them to log in, the
+    # same answer for every id, so it tells nothing about closed listings.
+    try:
+        listing = get_listing(request, pk)
+    except NotFound:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise
+    # The confirmation shows the buyer's balance: visitors get "Log in to buy" instead.
+    confirm = (
+        request.GET.get("confirm") == "1" and listing.is_active and request.user.is_authenticated
+    )
     template = "marketplace/listing_detail.html"
     if request.htmx and request.htmx.target == "purchase-panel":
         template += "#purchase-panel"
@@ -166,6 +180,19 @@ def _listable(request: AuthedHttpRequest) -> QuerySet:
     )
 
 
+def _listing_terms(form: ListingCreateForm) -> dict:
+    """What the listing form says before anything is listed: the fee rule, and for the
+    price entered so far the fee and what the seller receives (services.fee_for, the
+    rule purchases apply)."""
+    terms: dict[str, object] = {"percent": settings.MARKETPLACE_FEE_PERCENT}
+    price = form.entered_price()
+    if price is not None:
+        fee = services.fee_for(price)
+        terms.update(price=price, fee=fee, income=price - fee)
+    terms["is_rent"] = form.entered_type() == Listing.Type.RENT
+    return terms
+
+
 def _render_mine(
     request: AuthedHttpRequest,
     form: ListingCreateForm,
@@ -186,7 +213,13 @@ def _render_mine(
     return render(
         request,
         template,
-        {"form": form, "page": page, "sales": sales, "query": _query_without_page(request)},
+        {
+            "form": form,
+            "terms": _listing_terms(form),
+            "page": page,
+            "sales": sales,
+            "query": _query_without_page(request),
+        },
         status=status,
     )
 
@@ -218,6 +251,12 @@ def listing_mine(request: AuthedHttpRequest) -> HttpResponse:
         initial["agent"] = int(request.GET["agent"])
     if request.GET.get("type") in Listing.Type.values:
         initial["listing_type"] = request.GET["type"]
+    if request.htmx and request.htmx.target == "listing-terms":
+        # The form's live preview of the fee and the seller's share as the price is typed.
+        form = ListingCreateForm(request.GET, agents=agents)
+        return render(
+            request, "marketplace/listing_mine.html#listing-terms", {"terms": _listing_terms(form)}
+        )
     form = ListingCreateForm(agents=agents, initial=initial)
     fragment = bool(request.htmx and request.htmx.target == "my-listings")
     return _render_mine(request, form, fragment=fragment)

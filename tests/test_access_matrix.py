@@ -137,7 +137,6 @@ class Op:
     body: Any = None
 
 
-
 AGENT_FORM = {"name": "Renamed", "model": "openai:echo", "metadata": "{}"}
 AGENT_JSON = {"name": "Renamed", "model": "openai:echo"}
 CHAT = {"message": "What is 6 times 7?"}
@@ -161,7 +160,8 @@ API_ML, API_MC = "/api/v1/marketplace/{rent_listing}", "/api/v1/marketplace/{clo
 # fmt: off
 OPS = [
     #  surface, name, method, path,                            (owner, renter, stranger, anonymous)
-    Op("page", "agent_detail", "get", A + "/",                         (200, 200, 200, LOGIN)),
+    # Listed: public to visitors, read-only; any other id sends them to log in.
+    Op("page", "agent_detail", "get", A + "/",                         (200, 200, 200, 200)),
     Op("page", "private_agent_detail", "get", P + "/",                 (200, 404, 404, LOGIN)),
     Op("page", "agent_edit", "get", A + "/edit/",                      (200, 403, 403, LOGIN)),
     Op("page", "agent_edit_post", "post", A + "/edit/",                (302, 403, 403, LOGIN),
@@ -190,7 +190,7 @@ OPS = [
        (200, 404, 404, LOGIN)),
     Op("page", "rating_post", "post", "/leaderboard/agents/{agent}/rating/",
        (403, 302, 403, LOGIN), RATING),
-    Op("page", "listing_detail", "get", ML + "/",                      (200, 200, 200, LOGIN)),
+    Op("page", "listing_detail", "get", ML + "/",                      (200, 200, 200, 200)),
     Op("page", "closed_listing_detail", "get", MC + "/",               (200, 404, 404, LOGIN)),
     Op("page", "listing_purchase", "post", ML + "/purchase/",          (409, 302, 302, LOGIN)),
     # The page answers with the listing page, so it asks need="see": a closed listing stays

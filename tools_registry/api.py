@@ -4,7 +4,7 @@ from ninja import Path, Query, Router, Status
 from ninja.pagination import paginate
 
 from core.errors import Forbidden
-from core.schemas import ErrorOut
+from core.schemas import ErrorOut, errors
 
 from .models import Tool, ToolVersion
 from .schemas import (
@@ -19,10 +19,12 @@ from .schemas import (
 from .services import allowed_modules, allowlist_replace, tool_register
 
 router = Router(tags=["tools"])
-ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = errors(403, 404, 409)
 
 
-@router.get("/tools", response=list[ToolOut], summary="Built-in and registered tools")
+@router.get(
+    "/tools", response={200: list[ToolOut], **errors()}, summary="Built-in and registered tools"
+)
 @paginate
 def tool_list(request: HttpRequest, filters: Query[ToolFilter]):
     return filters.filter(Tool.objects.for_listing())
@@ -48,6 +50,17 @@ def tool_detail(request: HttpRequest, name: str):
 
 
 @router.get(
+    "/tools/register",
+    response={200: ToolDetailOut, **ERRORS},
+    summary="The tool named 'register' (its /tools/{name} path is the one above)",
+)
+def tool_detail_named_register(request: HttpRequest):
+    # Django routes GET /tools/register to the path of the POST above, not to /tools/{name}:
+    # without this, a tool named "register" would answer 405 instead of itself.
+    return tool_detail(request, "register")
+
+
+@router.get(
     "/tools/{name}/versions/{version}",
     response={200: ToolVersionCodeOut, **ERRORS},
     summary="One version of a tool, with its code",
@@ -61,7 +74,11 @@ def tool_version_detail(
     )
 
 
-@router.get("/imports/allowlist", response=AllowlistOut, summary="Modules tools may import")
+@router.get(
+    "/imports/allowlist",
+    response={200: AllowlistOut, 401: ErrorOut},
+    summary="Modules tools may import",
+)
 def allowlist_get(request: HttpRequest):
     return {"modules": allowed_modules()}
 

@@ -3,10 +3,9 @@ from typing import Annotated, Any
 
 from ninja import Field, FilterLookup, FilterSchema, Schema
 
-from .validation import MAX_SOURCE_BYTES
+from core.schemas import NO_NUL, StrictIn
 
-# PostgreSQL text cannot hold NUL characters: refuse them as bad input (422), not a 500.
-NO_NUL = r"^[^\x00]*$"
+from .validation import MAX_SOURCE_BYTES
 
 
 class ToolOut(Schema):
@@ -56,13 +55,12 @@ class ToolVersionCodeOut(ToolVersionOut):
     imports: list[str]
 
 
-class ToolRegisterIn(Schema):
+class ToolRegisterIn(StrictIn):
     # Characters here; the service enforces the 100 KB byte limit with a line-1 message.
     code: str = Field(max_length=MAX_SOURCE_BYTES, description="Python source of one tool.")
     description: str | None = Field(
         None,
         max_length=5000,
-        pattern=NO_NUL,
         description="Overrides the description written in the code.",
     )
 
@@ -82,7 +80,7 @@ class ToolFilter(FilterSchema):
     status: Annotated[str | None, Field(pattern="^(valid|invalid)$")] = None
 
 
-class AllowlistIn(Schema):
+class AllowlistIn(StrictIn):
     modules: list[str]
 
 

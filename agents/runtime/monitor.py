@@ -4,7 +4,7 @@ It keeps the leases (heartbeats) of the turns this process executes fresh, and s
 (through its ``TurnControl``: the child is killed, the agent interrupted) when the run was
 finalised from outside — cancelled by a user, stopped with its agent, deleted — or when it
 passed its wall clock. The database is the source of truth: whoever finalises a run first
-wins. It also reaps runs that crashed workers left behind, when the worker asks it to.
+wins. Runs that dead workers left behind are another thread's job (``reaper.py``).
 """
 
 from __future__ import annotations
@@ -26,17 +26,16 @@ def timeout_message() -> str:
 
 
 class Monitor:
-    """One thread per worker process: heartbeats, cancellation, timeouts, reaping."""
+    """One thread per worker process, while it holds turns: heartbeats, cancellation,
+    timeouts."""
 
     TICK = 0.25
     HEARTBEAT_EVERY = 2.0
-    REAP_EVERY = 30.0
 
     def __init__(self) -> None:
         self.controls: dict[int, TurnControl] = {}
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.reaping = False
 
     def watch(self, run_id: int) -> TurnControl:
         """Start watching a turn: its control, whose wall clock starts now."""
@@ -59,11 +58,11 @@ class Monitor:
             return len(self.controls)
 
     def _loop(self) -> None:
-        last_beat = last_reap = 0.0
+        last_beat = 0.0
         while True:
             time.sleep(self.TICK)
             try:
-                last_beat, last_reap = self._tick(last_beat, last_reap)
+                last_beat = self._tick(last_beat)
             except Exception:
                 logger.exception("agents monitor tick failed")
                 try:
@@ -71,16 +70,16 @@ class Monitor:
                 except Exception:  # the database is away; try again next tick
                     logger.debug("closing connections failed", exc_info=True)
             with self.lock:
-                if not self.controls and not self.reaping:
+                if not self.controls:
                     # Nothing to watch: end the thread and its connection; the next
                     # watch() starts a new one.
                     self.thread = None
                     connection.close()
                     return
 
-    def _tick(self, last_beat: float, last_reap: float) -> tuple[float, float]:
+    def _tick(self, last_beat: float) -> float:
         from ..models import Run
-        from ..services import run_finish, runs_heartbeat, runs_reap
+        from ..services import run_finish, runs_heartbeat
 
         with self.lock:
             controls = dict(self.controls)
@@ -98,13 +97,13 @@ class Monitor:
                     run_finish(
                         run=Run(pk=run_id), status=Run.Status.TIMED_OUT, error=timeout_message()
                     )
-            if now - last_beat >= self.HEARTBEAT_EVERY:
+            # Several beats per lease, so one late beat (a busy database) is not a death
+            # sentence from the reapers (tests run with leases of a few seconds).
+            every = min(self.HEARTBEAT_EVERY, settings.AGENT_RUN_LEASE_SECONDS / 3)
+            if now - last_beat >= every:
                 runs_heartbeat(run_ids=list(controls))
                 last_beat = now
-        if self.reaping and now - last_reap >= self.REAP_EVERY:
-            runs_reap()
-            last_reap = now
-        return last_beat, last_reap
+        return last_beat
 
 
 MONITOR = Monitor()

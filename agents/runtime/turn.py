@@ -201,8 +201,15 @@ def execute_turn(run: Run) -> None:
         if control.must_stop() is None:  # else stopped while we were building
             code_agent.memory.steps = load_steps(_history(run))
             try:
+                last_step = None
                 for event in code_agent.run(run.message, stream=True, reset=False):
+                    if event is last_step:
+                        # At max_steps smolagents yields its last ActionStep a second time
+                        # (agents.py, _run_stream): one step, stored once, so the card counts
+                        # the 10 steps "Stopped after 10 steps" speaks of.
+                        continue
                     if isinstance(event, ActionStep | PlanningStep):
+                        last_step = event
                         fields = _step_fields(event)
                         steps.append(run_step_record(run=run, index=len(steps) + 1, **fields))
                     elif isinstance(event, FinalAnswerStep):

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.services import token_create
@@ -56,6 +59,7 @@ def test_signup_is_rate_limited_per_address(client, settings):
 
     assert response.status_code == 429
     assert b"Too many sign-ups" in response.content
+    assert 1 <= int(response["Retry-After"]) <= 3600
 
 
 def test_login_and_logout(client, user):
@@ -89,6 +93,19 @@ def test_login_is_rate_limited_after_repeated_failures(client, user, settings):
     assert response.status_code == 429
     assert b"Too many failed attempts" in response.content
     assert "_auth_user_id" not in client.session
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_one_users_failures_do_not_lock_out_their_address(client, user, other_user, settings):
+    settings.AUTH_FAILURE_RATE = "3/m"
+    for _ in range(3):
+        client.post("/account/login/", {"username": user.username, "password": "nope"})
+
+    response = client.post(
+        "/account/login/", {"username": other_user.username, "password": TEST_PASSWORD}
+    )
+
+    assert response.status_code == 302
 
 
 def test_logout_requires_post(user_client):
@@ -99,7 +116,6 @@ def test_logout_requires_post(user_client):
     "url",
     [
         "/dashboard/",
-        "/marketplace/",
         "/tools/",
         "/leaderboard/",
         "/marketplace/wallet/",
@@ -226,3 +242,35 @@ def test_styleguide_only_in_debug(client, settings):
     response = client.get("/styleguide/")
     assert response.status_code == 200
     assert b"Form with errors" in response.content
+
+
+def test_token_page_creates_a_token_with_an_expiry(user_client, user):
+    response = user_client.post(
+        "/account/tokens/", {"name": "ci", "expires_in_days": "30"}, follow=True
+    )
+
+    token = ApiToken.objects.get(user=user)
+    assert token.expires_at is not None
+    assert abs(token.expires_at - (timezone.now() + timedelta(days=30))) < timedelta(minutes=1)
+    assert token.expires_at.strftime("%Y-%m-%d").encode() in response.content
+
+
+@pytest.mark.parametrize("days", ["0", "366", "soon"])
+def test_token_page_refuses_an_expiry_out_of_range(user_client, days):
+    response = user_client.post("/account/tokens/", {"name": "ci", "expires_in_days": days})
+
+    assert response.status_code == 422
+    assert not ApiToken.objects.exists()
+
+
+def test_token_page_shows_last_use_and_expiry(user_client, user):
+    used, _raw = token_create(user=user, name="used")
+    expired, _raw = token_create(user=user, name="old", expires_in_days=1)
+    ApiToken.objects.filter(pk=used.pk).update(last_used_at=timezone.now())
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(days=1))
+
+    content = user_client.get("/account/tokens/").content.decode()
+
+    assert "<th>Last used</th>" in content and "<th>Expires</th>" in content
+    assert content.count('<span class="muted">never</span>') == 2  # old: used; used: expires
+    assert ">expired</span>" in content

@@ -62,6 +62,18 @@ def test_failing_code_is_an_error_step_and_the_agent_recovers(worker, owner, fak
     assert "undefined_function" in first.error
 
 
+def test_a_turn_at_the_step_limit_stores_each_step_once(worker, owner, fake_llm, settings):
+    settings.AGENT_MAX_STEPS = 3
+    fake_llm.scripts["stuck"] = ["<code>\nundefined_function()\n</code>"]
+
+    run = wait_final(chat(make_agent(owner, "stuck"), owner).pk)
+
+    assert run.status == "failed"
+    assert run.error == "Stopped after 3 steps without a final answer."
+    # smolagents yields its last step twice at the limit; it is one step.
+    assert [s.index for s in run.steps.all()] == [1, 2, 3]
+
+
 @pytest.mark.parametrize("status", [500, 429])
 def test_model_server_errors_fail_the_run_quickly(worker, owner, status):
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """Agents pages: the access triad (owner, renter, stranger) and the htmx pair per view."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -77,6 +78,37 @@ def test_dashboard_query_budget(user_client, user, django_assert_max_num_queries
     assert response.content.count(b'<tr id="agent-') == 15
 
 
+def test_dashboard_counts_runs_today_as_the_stats_do(user_client, user, agent, renter):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from marketplace.services import listing_create, listing_purchase, listing_withdraw
+
+    now = timezone.now()
+    for status in ("succeeded", "failed", "timed_out", "cancelled", "running"):
+        RunFactory(
+            conversation__agent=agent,
+            status=status,
+            finished_at=None if status == "running" else now,
+        )
+    RunFactory(conversation__agent=agent, status="succeeded", finished_at=now - timedelta(days=2))
+    # A second renter: the rental join must not multiply the count.
+    listing = listing_create(
+        agent=agent, seller=user, listing_type="rent", price=Decimal("5.00"), rental_days=7
+    )
+    listing_purchase(listing=listing, buyer=UserFactory())
+    listing_withdraw(listing=listing, by=user)
+
+    page = user_client.get("/dashboard/").content.decode()
+
+    row = page[page.index(f'<tr id="agent-{agent.pk}">') :]
+    row = row[: row.index("</tr>")]
+    counts = re.findall(r'<td class="num"[^>]*>(\d+)</td>', row)
+    assert counts[0] == "3"  # succeeded, failed, timed out today; not cancelled, not running
+    assert "cancelled turns and turns still in flight are not counted" in page
+
+
 def test_dashboard_htmx_polls_only_the_in_flight_strip(user_client, agent):
     RunFactory(conversation__agent=agent, status="running", output=None)
 
@@ -139,18 +171,155 @@ def test_editor_shows_the_same_errors_as_the_api(user_client, field, value, mess
     assert not Agent.objects.exists()
 
 
-def test_editor_lists_tools_with_invalid_ones_not_selectable(user_client):
+def test_editor_folds_unusable_tools_under_a_note(user_client):
     from tests.factories import ToolFactory
+    from tools_registry.models import Tool
 
     ToolFactory(name="good_tool")
     ToolFactory(name="broken_tool", status="invalid", status_reason="imports os")
+    Tool.objects.filter(name="web_search").update(
+        runnable=False, runnable_note="Needs the duckduckgo-search package."
+    )
 
     page = user_client.get("/dashboard/agents/new/").content.decode()
 
     assert 'value="good_tool"' in page
-    broken = page[page.index('value="broken_tool"') :][:300]
-    assert "disabled" in broken
-    assert "imports os" in page
+    folded = page[page.index('<details class="unavailable-tools"') :]
+    folded = folded[: folded.index("</details>")]
+    assert "not available on this server" in folded
+    assert "broken_tool" in folded and "imports os" in folded
+    assert "web_search" in folded and "duckduckgo-search" in folded
+    # Not offered as a choice at all, in the table or under the note.
+    assert 'value="broken_tool"' not in page and 'value="web_search"' not in page
+
+
+def test_a_picked_tool_that_became_unusable_stays_in_the_table_to_unpick(user_client, user):
+    from tests.factories import ToolFactory
+
+    ToolFactory(name="broken_tool", status="invalid", status_reason="imports os")
+    agent = AgentFactory(owner=user, tools=["broken_tool"])
+
+    page = user_client.get(f"/dashboard/agents/{agent.pk}/edit/").content.decode()
+
+    row = page[page.index('value="broken_tool"') :][:300]
+    assert "checked" in row and "disabled" not in row
+    assert "Unpick it to save" in page
+
+
+# --- editor: model providers, instructions, create and start ----------------------------------
+
+
+def test_editor_lists_the_providers_this_server_has(user_client, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+    page = user_client.get("/dashboard/agents/new/").content.decode()
+
+    assert 'list="model-providers"' in page and '<datalist id="model-providers">' in page
+    status = page[page.index('id="provider-status"') :]
+    status = status[: status.index("</ul>")]
+    openai = status[status.index("<code>openai:</code>") :][:120]
+    hf = status[status.index("<code>hf:</code>") :][:120]
+    assert "available" in openai and "not configured" not in openai
+    assert "not configured" in hf
+    assert "11434" not in page  # whether a variable is set, never its value
+
+
+def test_a_bare_model_name_is_refused_naming_the_prefixes(user_client):
+    response = user_client.post(
+        "/dashboard/agents/new/", {"name": "X", "model": "gpt-4", "metadata": "{}"}
+    )
+
+    assert response.status_code == 422
+    assert b"names no provider" in response.content
+    assert b"hf:, openai:, litellm:" in response.content
+    assert not Agent.objects.exists()
+
+
+def test_a_provider_without_credentials_warns_but_saves(user_client, user, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    data = {"name": "Hugger", "model": "hf:Qwen/Qwen2.5-Coder-32B-Instruct", "metadata": "{}"}
+
+    invalid = user_client.post("/dashboard/agents/new/", {**data, "name": ""})
+    response = user_client.post("/dashboard/agents/new/", data, follow=True)
+
+    assert invalid.status_code == 422
+    assert b'id="model-warning"' in invalid.content and b"HF_TOKEN" in invalid.content
+    assert Agent.objects.get(owner=user).model == "hf:Qwen/Qwen2.5-Coder-32B-Instruct"
+    assert b'class="message warning"' in response.content and b"HF_TOKEN" in response.content
+
+
+def test_no_warning_when_the_provider_is_configured(user_client, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+
+    response = user_client.post(
+        "/dashboard/agents/new/",
+        {"name": "Fine", "model": "openai:gpt-4o-mini", "metadata": "{}"},
+        follow=True,
+    )
+
+    assert b'class="message warning"' not in response.content
+
+
+def test_create_and_start_is_the_default_button(user_client, user):
+    page = user_client.get("/dashboard/agents/new/").content.decode()
+    editor = page[page.index('<form method="post" class="stack wide"') :]
+    first = editor.index('type="submit"')
+
+    # The form's first submit button is the one Enter presses.
+    assert editor[first:].startswith('type="submit" class="primary" name="then" value="start"')
+    assert ">Create and start<" in page and ">Create only<" in page
+
+    response = user_client.post(
+        "/dashboard/agents/new/",
+        {"name": "Quick", "model": "openai:echo", "metadata": "{}", "then": "start"},
+        follow=True,
+    )
+
+    agent = Agent.objects.get(owner=user)
+    assert agent.state == "running"
+    assert b"created and running" in response.content
+
+
+def test_create_and_start_with_a_failing_start_says_why(user_client, user, monkeypatch):
+    from core.errors import Conflict
+
+    def refuse(*, agent, by):
+        raise Conflict("The tools registry is down.")
+
+    monkeypatch.setattr("agents.services.agent_start", refuse)
+
+    response = user_client.post(
+        "/dashboard/agents/new/",
+        {"name": "Slow", "model": "openai:echo", "metadata": "{}", "then": "start"},
+        follow=True,
+    )
+
+    assert Agent.objects.get(owner=user).state == "created"
+    assert b"created, not started: The tools registry is down." in response.content
+
+
+def test_instructions_have_their_own_field(user_client, user):
+    user_client.post(
+        "/dashboard/agents/new/",
+        {
+            "name": "Poet",
+            "model": "openai:echo",
+            "instructions": "Answer in verse.",
+            "metadata": '{"team": "words"}',
+        },
+    )
+
+    agent = Agent.objects.get(owner=user)
+    assert agent.metadata == {"team": "words", "instructions": "Answer in verse."}
+    edit = user_client.get(f"/dashboard/agents/{agent.pk}/edit/").content.decode()
+    textarea = edit[edit.index('name="instructions"') :]
+    assert textarea[: textarea.index("</textarea>")].endswith("Answer in verse.")
+    metadata = edit[edit.index('name="metadata"') :]
+    assert '"instructions"' not in metadata[: metadata.index("</textarea>")]
+    detail = user_client.get(f"/dashboard/agents/{agent.pk}/").content.decode()
+    assert "<dt>Instructions</dt>" in detail and "Answer in verse." in detail
 
 
 def test_edit_access_triad(client, user, agent, renter):
@@ -159,6 +328,24 @@ def test_edit_access_triad(client, user, agent, renter):
     assert (
         login(client, UserFactory()).get(f"/dashboard/agents/{agent.pk}/edit/").status_code == 404
     )
+
+
+def test_edit_keeps_instructions_it_did_not_show_as_json(user_client, agent):
+    agent.metadata = {"instructions": "Be brief.", "team": "x"}
+    agent.save()
+
+    user_client.post(
+        f"/dashboard/agents/{agent.pk}/edit/",
+        {
+            "name": "Helper",
+            "model": "openai:echo",
+            "instructions": "Be brief.",
+            "metadata": '{"team": "x"}',
+        },
+    )
+
+    agent.refresh_from_db()
+    assert agent.metadata == {"instructions": "Be brief.", "team": "x"}
 
 
 def test_edit_saves_and_logs(user_client, agent):
@@ -413,3 +600,74 @@ def test_stranger_cannot_cancel(client, agent):
 
     assert login(client, UserFactory()).post(f"/dashboard/runs/{run.pk}/cancel/").status_code == 404
     assert Run.objects.get(pk=run.pk).status == "running"
+
+
+def test_a_queued_run_shows_one_state(user_client, agent):
+    queued = RunFactory(conversation__agent=agent, status="queued", output=None)
+    running = RunFactory(conversation__agent=agent, status="running", output=None)
+    running.steps.create(index=1, kind="action", text="Thinking.")
+
+    card = user_client.get(f"/dashboard/runs/{queued.pk}/", headers={"HX-Request": "true"})
+    live = user_client.get(f"/dashboard/runs/{running.pk}/", headers={"HX-Request": "true"})
+
+    assert b'<span class="badge queued">queued</span>' in card.content
+    assert b"working" not in card.content and b"steps-box" not in card.content
+    assert b"Stop</button>" in card.content
+    assert b"working\xe2\x80\xa6 step 2" in live.content
+
+
+def test_a_failed_run_counts_its_steps_and_folds_a_repeated_error(user_client, agent):
+    run = RunFactory(
+        conversation__agent=agent,
+        status="failed",
+        output=None,
+        error="Stopped after 10 steps without a final answer.",
+    )
+    run.steps.create(index=1, kind="planning", text="Plan: compute.")
+    for index in range(2, 5):
+        run.steps.create(index=index, kind="action", code=f"x = {index}", observation="ok")
+    for index in range(5, 12):
+        run.steps.create(index=index, kind="action", code="undefined()", error="NameError: x")
+
+    page = user_client.get(f"/dashboard/runs/{run.pk}/").content.decode()
+
+    assert "10 steps and 1 plan</summary>" in page
+    assert "The same error 7 times, steps 5–11: show the other 6</summary>" in page
+    shown = page[: page.index('class="step-repeats"')]
+    assert shown.count("NameError: x") == 1  # once in full, the rest folded under the note
+
+
+def test_different_errors_are_not_folded(user_client, agent):
+    run = RunFactory(conversation__agent=agent, status="failed", output=None, error="x")
+    run.steps.create(index=1, kind="action", error="NameError: a")
+    run.steps.create(index=2, kind="action", error="NameError: b")
+
+    page = user_client.get(f"/dashboard/runs/{run.pk}/").content.decode()
+
+    assert "step-repeats" not in page and "2 steps</summary>" in page
+
+
+# --- visitors (not logged in) ----------------------------------------------------------------
+
+
+def test_a_visitor_sees_a_listed_agent_read_only(client, listed):
+    RunFactory(conversation__agent=listed, message="owner's question")
+
+    page = client.get(f"/dashboard/agents/{listed.pk}/")
+
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert ">Chat<" not in content and "Edit" not in content and "Delete" not in content
+    assert "owner&#x27;s question" not in content and "Recent runs" not in content
+    assert 'id="visitor-note"' in content and "/account/login/?next=" in content
+    assert 'id="agent-stats"' in content  # the stats panel, read-only
+    assert "Log in to rate agents." in content
+
+
+def test_a_visitor_is_sent_to_log_in_for_any_other_agent(client, agent):
+    private = client.get(f"/dashboard/agents/{agent.pk}/")
+    missing = client.get("/dashboard/agents/999999/")
+
+    for response in (private, missing):
+        assert response.status_code == 302
+        assert response["Location"].startswith("/account/login/?next=/dashboard/agents/")

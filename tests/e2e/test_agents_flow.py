@@ -24,10 +24,10 @@ def create_agent(page, shot, name: str, model: str) -> None:
     page.get_by_label("Name").fill(name)
     page.get_by_label("Model").fill(model)
     page.get_by_label("math", exact=True).check()
+    expect(page.locator("#provider-status")).to_contain_text("available")
     shot(page, f"editor-{name}")
-    page.get_by_role("button", name="Create agent").click()
+    page.get_by_role("button", name="Create and start").click()  # the default button
     expect(page.get_by_role("heading", name=name)).to_be_visible()
-    page.get_by_role("button", name="Start").click()
     expect(page.locator("h1 .badge")).to_have_text("running")
 
 
@@ -49,6 +49,7 @@ def test_create_start_and_chat_watching_steps_arrive(page, shot, worker, fake_ll
     expect(page.locator(".step").first).to_contain_text("x = 6 * 7")
     expect(page.locator(".observation").first).to_contain_text("42")
     expect(page.locator(".run-card .badge").first).to_have_text("succeeded")
+    expect(page.locator(".run-card .xp-gained")).to_contain_text("+15 XP")  # 2 steps
     assert page.evaluate("window.noReload") is True  # no page load happened
     assert "?c=" in page.url
     expect(page.get_by_role("button", name="Send")).to_be_enabled()

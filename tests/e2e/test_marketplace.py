@@ -102,3 +102,33 @@ def test_browse_filter_rent_chat_and_see_the_ledger(page, shot, worker, fake_llm
     expect(page.locator("#sales-table")).to_contain_text("renter")
     expect(page.locator("#sales-table")).to_contain_text("22.50")
     shot(page, "seller-sales")
+
+
+def test_a_visitor_browses_and_a_seller_sees_the_fee_before_listing(page, shot):
+    seller = UserFactory(username="lister")
+    listing_create(
+        agent=AgentFactory(owner=seller, name="Public"),
+        seller=seller,
+        listing_type="sale",
+        price=Decimal("40.00"),
+    )
+    AgentFactory(owner=seller, name="Unlisted")
+
+    # Not logged in: the marketplace and the listing are readable; buying asks to log in.
+    page.goto("/marketplace/")
+    expect(page.locator("#listing-table")).to_contain_text("not rated yet")
+    page.get_by_role("link", name="Public").click()
+    expect(page.get_by_role("link", name="Log in to buy · 40.00 credits")).to_be_visible()
+    shot(page, "visitor-listing")
+
+    log_in(page, seller)
+    page.goto("/marketplace/mine/")
+    days = page.get_by_label("Rental days")
+    page.get_by_label("Sell (ownership moves to the buyer)").check()
+    expect(days).to_be_hidden()  # a sale has no rental period
+    page.get_by_label("Rent (time-limited use)").check()
+    expect(days).to_be_visible()
+    page.get_by_label("Price in credits").fill("20")
+    expect(page.locator("#income-amount")).to_have_text("18.00")  # 10% fee, live
+    expect(page.locator("#listing-terms")).to_contain_text("per rental")
+    shot(page, "listing-form")

@@ -50,7 +50,7 @@ def test_stats_of_a_stranger_agent_are_404(rater_api, agent):
     response = rater_api.get(f"/api/v1/agents/{agent.pk}/stats")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "Agent not found."}
+    assert response.json() == {"detail": "Agent not found.", "code": "not_found"}
 
 
 def test_stats_of_a_missing_agent_are_404(api_client):

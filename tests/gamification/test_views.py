@@ -84,7 +84,7 @@ def test_leaderboard_paginates(user_client, user):
     second = user_client.get("/leaderboard/", {"page": 2}).content.decode()
 
     assert "page 2 of 2" in second
-    assert '<td class="num">26</td>' in second
+    assert '<td class="num" data-label="Rank">26</td>' in second
 
 
 def test_leaderboard_query_budget(user_client, user, django_assert_max_num_queries):
@@ -308,3 +308,32 @@ def test_stranger_rating_post_is_404(rater_client, agent):
 
 def test_rating_get_is_405(rater_client, agent):
     assert rater_client.get(f"/leaderboard/agents/{agent.pk}/rating/").status_code == 405
+
+
+# --- under a finished run in the chat ----------------------------------------------------------
+
+
+def test_a_finished_run_shows_the_xp_it_earned(user_client, agent):
+    run = finish_run(agent, steps=2)
+
+    card = user_client.get(f"/dashboard/runs/{run.pk}/", headers=HTMX).content.decode()
+
+    assert '<p class="notice xp-gained" role="status">+15 XP' in card
+    assert "★ Achievement unlocked: First run" in card
+
+
+def test_a_run_that_earned_nothing_shows_no_xp(user_client, agent):
+    finish_run(agent)  # the first run's unlock is out of the way
+    failed = finish_run(agent, status="failed")
+
+    card = user_client.get(f"/dashboard/runs/{failed.pk}/", headers=HTMX).content.decode()
+
+    assert "XP" not in card and "run-notices" not in card
+
+
+def test_leaderboard_says_not_rated_yet(user_client, user):
+    AgentStatsFactory(agent=AgentFactory(owner=user, name="Fresh"), experience_points=5)
+
+    content = user_client.get("/leaderboard/").content.decode()
+
+    assert "not rated yet" in content

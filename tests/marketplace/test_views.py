@@ -23,10 +23,49 @@ def htmx_to(target: str) -> dict:
 # --- browser -------------------------------------------------------------------------------
 
 
-def test_pages_need_login(client):
-    for path in ["/marketplace/", "/marketplace/mine/", "/marketplace/1/", "/marketplace/wallet/"]:
+def test_own_pages_need_login(client):
+    for path in ["/marketplace/mine/", "/marketplace/wallet/"]:
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/account/login/")
+
+
+def test_visitors_browse_listings_and_are_asked_to_log_in_to_buy(client, other_user, make_listing):
+    listing = make_listing(other_user, price="12.50", name="Public agent")
+
+    browse = client.get("/marketplace/").content.decode()
+    detail = client.get(f"/marketplace/{listing.pk}/").content.decode()
+    confirm = client.get(f"/marketplace/{listing.pk}/", {"confirm": "1"}).content.decode()
+
+    assert "Public agent" in browse and "Log in to buy, rent or sell" in browse
+    assert "/marketplace/wallet/" not in browse and "My listings" not in browse
+    assert 'id="login-to-buy"' in detail and "Log in to buy · 12.50 credits" in detail
+    assert f"/account/login/?next=/marketplace/{listing.pk}/" in detail
+    assert "Balance after" not in confirm and 'id="login-to-buy"' in confirm
+
+
+def test_visitors_cannot_buy_and_closed_listings_ask_them_to_log_in(
+    client, other_user, make_listing
+):
+    listing = make_listing(other_user)
+    closed = make_listing(other_user)
+    services.listing_withdraw(listing=closed, by=other_user)
+
+    purchase = client.post(f"/marketplace/{listing.pk}/purchase/", {})
+    withdrawn = client.get(f"/marketplace/{closed.pk}/")
+    missing = client.get("/marketplace/999999/")
+
+    assert purchase.status_code == 302 and purchase["Location"].startswith("/account/login/")
+    for response in (withdrawn, missing):
+        assert response.status_code == 302 and response["Location"].startswith("/account/login/")
+    assert not Transaction.objects.exists()
+
+
+def test_visitor_browser_query_budget(client, other_user, django_assert_max_num_queries):
+    for _ in range(25):
+        ListingFactory(agent=AgentFactory(owner=other_user))
+
+    with django_assert_max_num_queries(3):
+        client.get("/marketplace/")
 
 
 def test_browser_lists_active_listings_escaped(user_client, other_user, make_listing):
@@ -39,7 +78,20 @@ def test_browser_lists_active_listings_escaped(user_client, other_user, make_lis
     assert "<html" in content and 'id="listing-results"' in content
     assert "&lt;script&gt;x&lt;/script&gt;" in content and "<script>x" not in content
     assert "12.50" in content and "rent · 7d" in content and "wiki" in content
-    assert "☆☆☆☆☆" in content and "Gone agent" not in content
+    assert "not rated yet" in content and "☆" not in content and "0.0/5" not in content
+    assert "Gone agent" not in content
+
+
+def test_rated_agents_show_stars(user_client, other_user, make_listing):
+    from tests.factories import AgentStatsFactory
+
+    listing = make_listing(other_user, name="Rated one")
+    AgentStatsFactory(agent=listing.agent, rating=4.2, total_ratings=3)
+
+    content = user_client.get("/marketplace/").content.decode()
+
+    assert "★★★★☆" in content and "4.2/5" in content and "(3)" in content
+    assert "not rated yet" not in content
 
 
 def test_htmx_request_renders_only_results(user_client, other_user, make_listing):
@@ -210,6 +262,62 @@ def test_my_listings_create_from_an_owned_agent(user_client, user):
     listing = Listing.objects.get(agent=agent)
     assert response.status_code == 302 and response["Location"] == f"/marketplace/{listing.pk}/"
     assert listing.price == Decimal("7.25") and listing.rental_days == 14
+
+
+def test_listing_form_states_the_fee_before_listing(user_client, user, settings):
+    settings.MARKETPLACE_FEE_PERCENT = Decimal("10")
+    AgentFactory(owner=user, name="Sellable")
+
+    page = user_client.get("/marketplace/mine/").content.decode()
+    preview = user_client.get(
+        "/marketplace/mine/",
+        {"price": "7.25", "listing_type": "rent"},
+        headers=htmx_to("listing-terms"),
+    ).content.decode()
+    not_a_price = user_client.get(
+        "/marketplace/mine/", {"price": "abc"}, headers=htmx_to("listing-terms")
+    ).content.decode()
+
+    assert 'id="listing-terms"' in page and "keeps <strong>10%</strong>" in page
+    assert 'hx-get="/marketplace/mine/"' in page and 'hx-target="#listing-terms"' in page
+    assert preview.lstrip().startswith('<div id="listing-terms"') and "<html" not in preview
+    assert "7.25 credits per rental" in preview
+    assert '<dd class="mono" id="fee-amount">0.73</dd>' in preview  # half-up to the cent
+    assert '<dd class="mono" id="income-amount">6.52</dd>' in preview
+    assert "Enter a price" in not_a_price and "fee-amount" not in not_a_price
+    assert not Listing.objects.exists()
+
+
+def test_the_fee_preview_follows_the_fee_setting(user_client, user, settings):
+    settings.MARKETPLACE_FEE_PERCENT = Decimal("2.5")
+
+    preview = user_client.get(
+        "/marketplace/mine/", {"price": "100"}, headers=htmx_to("listing-terms")
+    ).content.decode()
+
+    assert "2.5%" in preview and ">2.50</dd>" in preview and ">97.50</dd>" in preview
+
+
+def test_a_refused_listing_still_shows_the_amounts(user_client, user):
+    mine = AgentFactory(owner=user)
+
+    response = user_client.post(
+        "/marketplace/mine/", {"agent": mine.pk, "listing_type": "rent", "price": "20"}
+    )
+
+    assert response.status_code == 422
+    assert b'id="income-amount">18.00</dd>' in response.content
+
+
+def test_rental_days_sit_in_the_rent_only_section(user_client, user):
+    AgentFactory(owner=user)
+
+    page = user_client.get("/marketplace/mine/").content.decode()
+
+    section = page[page.index('<div class="rent-only">') :][:400]
+    assert 'name="rental_days"' in section
+    assert 'class="stack listing-form"' in page
+    assert "{#" not in page and "comment" not in page  # template comments stay comments
 
 
 def test_my_listings_form_errors(user_client, user, other_user):

@@ -5,6 +5,7 @@ waits on the model, so this worker claims tasks while it has free threads (each 
 own database connection, each turn in its own sandbox child) and polls every
 `--interval` seconds only when idle. Claiming is django-tasks-db's own
 (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL), so any number of workers can run.
+Each also runs a reaper thread (`agents.runtime.reaper`) that fails what dead workers left.
 """
 
 import logging
@@ -60,15 +61,24 @@ class ConcurrentWorker(Worker):
             return claimed
 
     def run(self) -> None:
-        from agents.runtime.monitor import MONITOR
+        from agents.runtime.reaper import Reaper
         from agents.runtime.sandbox import harden_worker_process
-        from agents.runtime.turn import get_pool
-        from agents.services import runs_reap
 
         harden_worker_process()
+        # At once (turns a previous, crashed worker left behind), then on its own clock,
+        # with or without turns in flight: no new turn has to arrive for the dead to be reaped.
+        reaper = Reaper()
+        reaper.start()
+        try:
+            self._claim_loop()
+        finally:
+            reaper.stop()
+            connection.close()
+
+    def _claim_loop(self) -> None:
+        from agents.runtime.turn import get_pool
+
         get_pool()  # start the sandbox children now, not on the first turn
-        runs_reap()  # turns a previous, crashed worker left behind
-        MONITOR.reaping = True
         logger.info(
             "Worker %s: %d turns at once, polling every %ss",
             self.worker_id,
@@ -95,9 +105,7 @@ class ConcurrentWorker(Worker):
                 self.busy += len(claimed)
             for task_result in claimed:
                 threads.submit(self._run_in_thread, task_result)
-        MONITOR.reaping = False
         threads.shutdown(wait=True)
-        connection.close()
 
     def _run_in_thread(self, task_result: DBTaskResult) -> None:
         try:
