@@ -22,6 +22,9 @@ SLOTS = {
 }
 
 ContextBuilder = Callable[[HttpRequest, Any], dict | None]
+# Contexts for many objects at once, by pk (a page listing many runs stays a constant number
+# of queries); a missing or None entry shows nothing for that object.
+BatchContextBuilder = Callable[[HttpRequest, list[Any]], dict[Any, dict | None]]
 
 
 @dataclass(frozen=True)
@@ -31,19 +34,28 @@ class Panel:
     template: str
     context: ContextBuilder
     order: int
+    batch: BatchContextBuilder | None = None
 
 
 _registry: dict[str, list[Panel]] = {slot: [] for slot in SLOTS}
 
 
 def register(
-    slot: str, *, name: str, template: str, context: ContextBuilder, order: int = 100
+    slot: str,
+    *,
+    name: str,
+    template: str,
+    context: ContextBuilder,
+    order: int = 100,
+    batch: BatchContextBuilder | None = None,
 ) -> None:
     """Add (or replace, by name: ready() may run twice in tests) a panel to a slot."""
     if slot not in SLOTS:
         raise ValueError(f"Unknown panel slot {slot!r}; slots: {', '.join(SLOTS)}")
     panels = [panel for panel in _registry[slot] if panel.name != name]
-    panels.append(Panel(slot=slot, name=name, template=template, context=context, order=order))
+    panels.append(
+        Panel(slot=slot, name=name, template=template, context=context, order=order, batch=batch)
+    )
     _registry[slot] = sorted(panels, key=lambda panel: (panel.order, panel.name))
 
 
@@ -54,4 +66,19 @@ def render(slot: str, request: HttpRequest, obj: Any) -> list[SafeString]:
         context = panel.context(request, obj)
         if context is not None:
             html.append(render_to_string(panel.template, context, request=request))
+    return html
+
+
+def render_many(slot: str, request: HttpRequest, objs: list[Any]) -> dict[Any, list[SafeString]]:
+    """render() for each of `objs`, by pk; panels with a batch builder ask once for all."""
+    html: dict[Any, list[SafeString]] = {obj.pk: [] for obj in objs}
+    for panel in _registry[slot]:
+        if panel.batch is not None:
+            contexts = panel.batch(request, objs)
+        else:
+            contexts = {obj.pk: panel.context(request, obj) for obj in objs}
+        for obj in objs:
+            context = contexts.get(obj.pk)
+            if context is not None:
+                html[obj.pk].append(render_to_string(panel.template, context, request=request))
     return html

@@ -276,7 +276,7 @@ def chat(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                     response = render(
                         request,
                         "agents/chat.html#chat-main",
-                        _chat_context(agent, conversation, conversations, form),
+                        _chat_context(request, agent, conversation, conversations, form),
                     )
                     response["HX-Push-Url"] = url
                     return response
@@ -286,12 +286,16 @@ def chat(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     template = "agents/chat.html"
     if request.htmx and status == 200:
         template += "#chat-main"
-    context = _chat_context(agent, conversation, conversations, form)
+    context = _chat_context(request, agent, conversation, conversations, form)
     return render(request, template, context, status=status)
 
 
-def _chat_context(agent, conversation, conversations, form) -> dict:
+def _chat_context(request: AuthedHttpRequest, agent, conversation, conversations, form) -> dict:
     runs = list(_conversation_runs(conversation))
+    # What the other apps add under a finished run (XP, unlocks) stays after a reload.
+    rendered = panels.render_many("run_final", request, [run for run in runs if run.is_final])
+    for run in runs:
+        run.panels = rendered.get(run.pk, [])
     return {
         "agent": agent,
         "conversation": conversation,

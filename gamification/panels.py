@@ -93,16 +93,30 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
     }
 
 
+def _run_outcomes(runs: list[Run]) -> dict[int, Outcome]:
+    """What counting each run awarded (its XP row and unlocks), by run id, in two queries;
+    runs not counted yet are missing."""
+    events = ExperienceEvent.objects.filter(run_id__in=[run.pk for run in runs])
+    codes: dict[int, set[str]] = {}
+    for run_id, code in AgentAchievement.objects.filter(
+        run_id__in=[run.pk for run in runs]
+    ).values_list("run_id", "achievement__code"):
+        codes.setdefault(run_id, set()).add(code)
+    return {
+        event.run_id: Outcome(
+            event=event,
+            unlocked=[
+                rule for rule in rules.ACHIEVEMENTS if rule.code in codes.get(event.run_id, ())
+            ],
+        )
+        for event in events
+        if event.run_id is not None
+    }
+
+
 def _run_outcome(run: Run) -> Outcome | None:
-    """What counting the run awarded (its XP row and unlocks), or None until it is counted."""
-    event = ExperienceEvent.objects.filter(run_id=run.pk).first()
-    if event is None:
-        return None
-    codes = set(
-        AgentAchievement.objects.filter(run_id=run.pk).values_list("achievement__code", flat=True)
-    )
-    unlocked = [rule for rule in rules.ACHIEVEMENTS if rule.code in codes]
-    return Outcome(event=event, unlocked=unlocked)
+    """What counting the run awarded, or None until it is counted."""
+    return _run_outcomes([run]).get(run.pk)
 
 
 def run_notices(*, run: Run) -> list[str]:
@@ -123,16 +137,24 @@ def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
     }
 
 
-def _run_final_panel(request: HttpRequest, run: Run) -> dict | None:
+def _run_final_context(outcome: Outcome | None) -> dict | None:
     """The XP the run earned ("+15 XP") and its level-ups and unlocks; nothing for a run
     that earned nothing (a failed one) or is not counted (cancelled)."""
-    outcome = _run_outcome(run)
     if outcome is None or outcome.event is None:
         return None
     xp, notices = outcome.event.xp, outcome.notices
     if not xp and not notices:
         return None
     return {"xp": xp, "notices": notices}
+
+
+def _run_final_panel(request: HttpRequest, run: Run) -> dict | None:
+    return _run_final_context(_run_outcome(run))
+
+
+def _run_final_panels(request: HttpRequest, runs: list[Run]) -> dict[int, dict | None]:
+    outcomes = _run_outcomes(runs)
+    return {run.pk: _run_final_context(outcomes.get(run.pk)) for run in runs}
 
 
 def register() -> None:
@@ -148,4 +170,5 @@ def register() -> None:
         name="gamification",
         template="gamification/_run_notices.html",
         context=_run_final_panel,
+        batch=_run_final_panels,
     )

@@ -322,6 +322,14 @@ def test_a_finished_run_shows_the_xp_it_earned(user_client, agent):
     assert "★ Achievement unlocked: First run" in card
 
 
+def test_the_xp_stays_under_the_run_when_the_chat_is_reloaded(user_client, agent):
+    run = finish_run(agent, steps=2)
+
+    chat = user_client.get(f"/dashboard/agents/{agent.pk}/chat/?c={run.conversation_id}")
+
+    assert "+15 XP" in chat.content.decode()
+
+
 def test_a_run_that_earned_nothing_shows_no_xp(user_client, agent):
     finish_run(agent)  # the first run's unlock is out of the way
     failed = finish_run(agent, status="failed")
