@@ -1,10 +1,6 @@
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib.auth import authenticate
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
@@ -12,30 +8,11 @@ from core.errors import RateLimited
 from core.schemas import IdPath, errors
 
 from .models import ApiToken
-from .ratelimit import auth_blocked, auth_failed, with_retry_after
+from .ratelimit import auth_blocked, auth_failed
 from .schemas import ApiTokenOut, MeOut, TokenIn, TokenOut
 from .services import token_create, token_revoke
 
 router = Router(tags=["auth"])
-
-# Set on the request by an operation refusing a rate-limited attempt, read by
-# _retry_after_header once the API's exception handler (config/api.py) built the 429.
-RETRY_AFTER_ATTR = "accounts_retry_after"
-
-
-def _retry_after_header(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Add Retry-After to the operation's 429. The error body stays the exception handler's
-    (one error shape everywhere); only the operation knows how long the window has left."""
-
-    @wraps(run)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = run(request, *args, **kwargs)
-        seconds = getattr(request, RETRY_AFTER_ATTR, 0)
-        if response.status_code == 429 and seconds:
-            with_retry_after(response, seconds)
-        return response
-
-    return wrapper
 
 
 @router.post(
@@ -44,12 +21,12 @@ def _retry_after_header(run: Callable[..., HttpResponse]) -> Callable[..., HttpR
     response={201: TokenOut, **errors(429)},
     summary="Exchange a username and password for a bearer token",
 )
-@decorate_view(_retry_after_header)
 def token_obtain(request: HttpRequest, payload: TokenIn):
     retry_after = auth_blocked(request, payload.username)
     if retry_after:
-        setattr(request, RETRY_AFTER_ATTR, retry_after)
-        raise RateLimited("Too many failed attempts. Wait a minute and try again.")
+        raise RateLimited(
+            "Too many failed attempts. Wait a minute and try again.", retry_after=retry_after
+        )
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         auth_failed(request, payload.username)

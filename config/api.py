@@ -15,7 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from agents.api import router as agents_router
-from core.errors import DomainError, error_code
+from core.errors import DomainError, RateLimited, error_code
 from gamification.api import router as gamification_router
 from marketplace.api import router as marketplace_router
 from tools_registry.api import router as tools_router
@@ -47,7 +47,10 @@ def error_response(
 
 @api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError):
-    return error_response(request, exc.status, exc.detail, exc.code)
+    response = error_response(request, exc.status, exc.detail, exc.code)
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ValidationError)

@@ -76,3 +76,8 @@ class Invalid(DomainError):
 class RateLimited(DomainError):
     status = 429
     code = ERROR_CODES[429]
+
+    def __init__(self, detail: str | list, *, retry_after: int | None = None):
+        super().__init__(detail)
+        # Seconds until the window lets the caller try again: the Retry-After header.
+        self.retry_after = retry_after
