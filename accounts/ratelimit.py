@@ -19,9 +19,30 @@ The counters live in the cache: with several web processes that must be one shar
 (`REDIS_URL`); accounts/checks.py warns when it is not.
 """
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_ratelimit.core import get_usage
+
+UNKNOWN_ADDRESS = "0.0.0.0"
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address, for the per-address counters (RATELIMIT_IP_META_KEY).
+
+    Behind a proxy (BEHIND_PROXY=1) every request arrives from the proxy, so counting
+    REMOTE_ADDR would make 30 failures anywhere lock out everyone: the client is the last
+    address in X-Forwarded-For, the one the proxy appended (earlier ones are whatever the
+    client sent, free to forge). A request without an address (some test clients, a Unix
+    socket) counts in one shared bucket rather than failing."""
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
+    return request.META.get("REMOTE_ADDR") or UNKNOWN_ADDRESS
 
 
 def _by_username(username: str):

@@ -179,6 +179,8 @@ if not REDIS_URL:
 SILENCED_SYSTEM_CHECKS += ["django_ratelimit.W001"]
 
 RATELIMIT_USE_CACHE = "default"
+# Per-address counters use the client's address, from X-Forwarded-For behind a proxy.
+RATELIMIT_IP_META_KEY = "accounts.ratelimit.client_ip"
 # Failed log-ins (page, admin and API) allowed per username, and per client address (larger,
 # so one user's typos do not lock out everyone behind the same address): accounts/ratelimit.py.
 AUTH_FAILURE_RATE = env("AUTH_FAILURE_RATE", "5/m")
@@ -186,9 +188,9 @@ AUTH_FAILURE_IP_RATE = env("AUTH_FAILURE_IP_RATE", "30/m")
 SIGNUP_RATE = env("SIGNUP_RATE", "10/h")
 
 # Security: strict by default in production, each switch overridable by env.
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
-)
+# BEHIND_PROXY: one trusted reverse proxy in front sets X-Forwarded-Proto and X-Forwarded-For.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)

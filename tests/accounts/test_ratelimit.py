@@ -29,6 +29,31 @@ def test_failures_on_one_username_block_only_that_username(rates):
     assert not auth_blocked(office, "bob")  # the rest of the office still logs in
 
 
+def test_behind_a_proxy_the_client_is_the_address_the_proxy_appended(rates, settings):
+    settings.BEHIND_PROXY = True
+
+    def via_proxy(forwarded: str):
+        return RequestFactory().post(
+            "/account/login/", REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR=forwarded
+        )
+
+    # The client forges a first address each time; the proxy appends the real one.
+    for n in range(10):
+        auth_failed(via_proxy(f"1.1.1.{n}, 203.0.113.7"), f"user{n}")
+
+    assert auth_blocked(via_proxy("203.0.113.7"), "someone-new")
+    assert not auth_blocked(via_proxy("203.0.113.8"), "someone-new")  # not the proxy's fault
+
+
+def test_a_request_without_an_address_is_counted_not_a_crash(rates):
+    request = RequestFactory().post("/account/login/")
+    del request.META["REMOTE_ADDR"]
+
+    auth_failed(request, "alice")
+
+    assert not auth_blocked(request, "alice")
+
+
 def test_a_burst_from_one_address_blocks_that_address_only(rates):
     spray = request_from("10.0.0.1")
     for n in range(10):
