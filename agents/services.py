@@ -140,8 +140,6 @@ def agent_delete(*, agent: Agent, by: User) -> None:
 @transaction.atomic
 def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | None = None) -> Run:
     """Store the user's message as a queued run and enqueue its execution on commit."""
-    from .tasks import execute_run
-
     if not agent.is_usable_by(user):
         raise Forbidden("Only the owner or a renter can chat with this agent.")
     agent = Agent.objects.get(pk=agent.pk)  # the state as of now, not as of the caller's read
@@ -166,8 +164,16 @@ def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | 
     run = Run.objects.create(
         conversation=conversation, agent=agent, agent_name=agent.name, user=user, message=message
     )
-    transaction.on_commit(lambda: execute_run.enqueue(run_id=run.pk))
+    transaction.on_commit(lambda: _enqueue_turn(run.pk))
     return run
+
+
+def _enqueue_turn(run_id: int) -> None:
+    from .runtime import wakeup
+    from .tasks import execute_run
+
+    execute_run.enqueue(run_id=run_id)
+    wakeup.announce()  # idle workers claim it now instead of at their next poll
 
 
 def run_cancel(*, run: Run, by: User, staff: bool = False) -> Run:

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
@@ -33,6 +32,8 @@ class ConcurrentWorker(Worker):
         self.concurrency = concurrency
         self.busy = 0  # turns executing now
         self.idle = threading.Condition()
+        # Set by a NOTIFY (agents.runtime.wakeup): a turn was queued, claim now.
+        self.wakeup = threading.Event()
 
     def shutdown(self, signum, frame) -> None:
         if not self.running:
@@ -61,6 +62,7 @@ class ConcurrentWorker(Worker):
             return claimed
 
     def run(self) -> None:
+        from agents.runtime import wakeup
         from agents.runtime.reaper import Reaper
         from agents.runtime.sandbox import harden_worker_process
 
@@ -69,10 +71,16 @@ class ConcurrentWorker(Worker):
         # with or without turns in flight: no new turn has to arrive for the dead to be reaped.
         reaper = Reaper()
         reaper.start()
+        listener = None
+        if wakeup.supported():
+            listener = wakeup.Listener(self.wakeup)
+            listener.start()
         try:
             self._claim_loop()
         finally:
             reaper.stop()
+            if listener is not None:
+                listener.stop()
             connection.close()
 
     def _claim_loop(self) -> None:
@@ -92,14 +100,19 @@ class ConcurrentWorker(Worker):
                     self.idle.wait(self.interval)  # every thread busy
                     continue
                 free = self.concurrency - self.busy
-            close_old_connections()
+            # Cleared before claiming: a task queued from now on sets it again, so the wait
+            # below cannot sleep through it.
+            self.wakeup.clear()
             try:
                 claimed = self.claim(free)
             except Exception:
                 logger.exception("Claiming tasks failed; retrying")
+                # A broken connection is replaced on the next claim; a healthy one stays
+                # open between polls (reconnecting on every poll cost more than the poll).
+                close_old_connections()
                 claimed = []
             if not claimed:
-                time.sleep(self.interval)
+                self.wakeup.wait(self.interval)
                 continue
             with self.idle:
                 self.busy += len(claimed)
@@ -127,12 +140,22 @@ class Command(BaseCommand):
             default=settings.WORKER_CONCURRENCY,
             help="Turns executed at once by this process (threads).",
         )
-        parser.add_argument("--interval", type=float, default=0.05, help="Idle poll interval (s).")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=None,
+            help="Idle poll interval (s); default 0.05 on SQLite, 1 on PostgreSQL, where a "
+            "queued turn wakes the worker at once (LISTEN/NOTIFY) and the poll is a fallback.",
+        )
         parser.add_argument("--queue-name", default="default")
         parser.add_argument("--worker-id", default=f"{socket.gethostname()}:{os.getpid()}"[:64])
 
     def handle(self, *, concurrency, interval, queue_name, worker_id, **options) -> None:
+        from agents.runtime import wakeup
+
         logging.getLogger("django_tasks_db").setLevel(logging.WARNING)
+        if interval is None:
+            interval = 1.0 if wakeup.supported() else 0.05
         worker = ConcurrentWorker(
             concurrency=max(1, concurrency),
             queue_names=queue_name.split(","),
