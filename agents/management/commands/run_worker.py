@@ -50,6 +50,10 @@ class ConcurrentWorker(Worker):
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not self.process_all_queues:
             tasks = tasks.filter(queue_name__in=self.queue_names)
+        # A plain read first: an idle poll then takes no lock (on SQLite the claim's
+        # transaction takes the database's write lock), so polling often stays cheap.
+        if not tasks.exists():
+            return []
         with exclusive_transaction(tasks.db):
             try:
                 claimed = list(tasks.select_for_update(skip_locked=True)[:limit])
