@@ -11,9 +11,11 @@ from . import rules
 
 
 class AgentStatsQuerySet(models.QuerySet):
-    def leaderboard(self, *, sort: str, agents) -> "AgentStatsQuerySet":
+    def leaderboard(self, *, sort: str, agents, ranked: bool = True) -> "AgentStatsQuerySet":
         """Stats of `agents` (a queryset) ranked by `sort` (xp, rating, earnings), each row
-        annotated with its `rank`. The rating ranking needs a minimum number of ratings."""
+        annotated with its `rank` unless `ranked` is false (a page that numbers its rows from
+        its offset needs no window over every row). The rating ranking needs a minimum
+        number of ratings."""
         order = [
             F(name[1:]).desc() if name.startswith("-") else F(name).asc()
             for name in LEADERBOARD_ORDER[sort]
@@ -21,11 +23,8 @@ class AgentStatsQuerySet(models.QuerySet):
         rows = self.filter(agent__in=agents)
         if sort == "rating":
             rows = rows.filter(total_ratings__gte=rules.LEADERBOARD_MIN_RATINGS)
-        return (
-            rows.select_related("agent__owner")
-            .annotate(rank=Window(RowNumber(), order_by=order))
-            .order_by(*LEADERBOARD_ORDER[sort])
-        )
+        rows = rows.select_related("agent__owner").order_by(*LEADERBOARD_ORDER[sort])
+        return rows.annotate(rank=Window(RowNumber(), order_by=order)) if ranked else rows
 
 
 class AgentStats(models.Model):

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from .forms import LEADERBOARD_SORTS, LeaderboardForm, RatingForm
 from .models import AgentAchievement, AgentStats
 
 PAGE_SIZE = 25
+ACHIEVEMENT_PAGE_SIZE = 10  # agents per page, each with every achievement
 PANEL_REGIONS = {"agent-stats", "agent-achievements", "agent-ratings"}  # partials = element ids
 
 
@@ -35,8 +37,14 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
         sort = form.cleaned_data["sort"]
     # The agents this user can see (own, rented, listed): a leaderboard must not reveal
     # private agents that the agent pages would answer with a 404.
-    rows = AgentStats.objects.leaderboard(sort=sort, agents=Agent.objects.visible_to(request.user))
+    rows = AgentStats.objects.leaderboard(
+        sort=sort, agents=Agent.objects.visible_to(request.user), ranked=False
+    )
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The rank is the row's position in this ordering: the page's offset plus its place on
+    # the page, with no window function ranking every row per request (issue 13).
+    for rank, row in enumerate(page.object_list, start=page.start_index()):
+        row.rank = rank
     template = "gamification/leaderboard.html"
     if request.htmx:
         template += "#leaderboard-results"
@@ -55,12 +63,19 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def achievement_list(request: AuthedHttpRequest) -> HttpResponse:
-    """The user's own agents with every achievement, unlocked or still to get."""
-    stats = list(
-        AgentStats.objects.filter(agent__owner=request.user)
-        .select_related("agent")
-        .order_by("-experience_points", "agent_id")
+    """The user's own agents with every achievement, unlocked or still to get, a page of
+    agents at a time (a page of all of them grew with every agent: issue 13)."""
+    mine = AgentStats.objects.filter(agent__owner=request.user)
+    # The page count and the totals over all the user's agents in one query; the unlock
+    # rows are achievement_codes' source (gamification.services), so counting them is exact.
+    totals = mine.aggregate(
+        agents=Count("pk", distinct=True), unlocked=Count("agent__achievement_unlocks")
     )
+    rows = mine.select_related("agent").order_by("-experience_points", "agent_id")
+    paginator = Paginator(rows, ACHIEVEMENT_PAGE_SIZE)
+    paginator.count = totals["agents"]
+    page = paginator.get_page(request.GET.get("page"))
+    stats = list(page.object_list)
     dates = AgentAchievement.objects.unlock_dates([s.agent_id for s in stats])
     boards = [
         {
@@ -77,10 +92,11 @@ def achievement_list(request: AuthedHttpRequest) -> HttpResponse:
         request,
         "gamification/achievement_list.html",
         {
+            "page": page,
             "boards": boards,
             "rules": rules.ACHIEVEMENTS,
-            "unlocked": sum(len(s.achievement_codes) for s in stats),
-            "possible": len(stats) * len(rules.ACHIEVEMENTS),
+            "unlocked": totals["unlocked"],
+            "possible": totals["agents"] * len(rules.ACHIEVEMENTS),
         },
     )
 

@@ -78,6 +78,27 @@ def test_dashboard_query_budget(user_client, user, django_assert_max_num_queries
     assert response.content.count(b'<tr id="agent-') == 15
 
 
+def test_dashboard_queries_do_not_grow_with_the_agents(
+    user_client, user, django_assert_max_num_queries
+):
+    for agent in AgentFactory.create_batch(60, owner=user):  # more than a page (50)
+        RunFactory.create_batch(2, conversation__agent=agent)
+
+    with django_assert_max_num_queries(12):  # the budget of 15 agents above
+        response = user_client.get("/dashboard/")
+
+    assert response.content.count(b'<tr id="agent-') == 50
+
+
+def test_dashboard_rows_link_each_agent_and_its_actions(user_client, agent):
+    content = user_client.get("/dashboard/").content.decode()
+
+    assert f'href="/dashboard/agents/{agent.pk}/"' in content
+    assert f'action="/dashboard/agents/{agent.pk}/stop/"' in content
+    assert f'href="/dashboard/agents/{agent.pk}/chat/"' in content
+    assert 'name="next" value="/dashboard/"' in content
+
+
 def test_dashboard_counts_runs_today_as_the_stats_do(user_client, user, agent, renter):
     from datetime import timedelta
 
@@ -412,6 +433,8 @@ def test_start_stop_with_htmx_swap_the_dashboard_row(user_client, agent):
     assert response.status_code == 200
     assert response.content.strip().startswith(f'<tr id="agent-{agent.pk}">'.encode())
     assert b"stopped" in response.content and b"Start" in response.content
+    assert f'hx-post="/dashboard/agents/{agent.pk}/start/"'.encode() in response.content
+    assert b'name="next" value="/dashboard/"' in response.content
     assert "agent-changed" in response["HX-Trigger"]
 
 

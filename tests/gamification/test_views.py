@@ -3,7 +3,7 @@ Access triads, htmx full-page/partial pairs, escaping and query budgets."""
 
 import pytest
 
-from gamification import services
+from gamification import rules, services
 from gamification.models import Rating
 from tests.factories import AgentFactory, AgentStatsFactory, UserFactory
 
@@ -95,6 +95,19 @@ def test_leaderboard_query_budget(user_client, user, django_assert_max_num_queri
         user_client.get("/leaderboard/")
 
 
+def test_leaderboard_queries_do_not_grow_with_the_agents(
+    user_client, user, django_assert_max_num_queries
+):
+    for number in range(60):
+        AgentStatsFactory(agent=AgentFactory(owner=user), experience_points=number)
+
+    with django_assert_max_num_queries(5):  # the budget of one page above
+        content = user_client.get("/leaderboard/", {"page": 3}).content.decode()
+
+    assert '<td class="num" data-label="Rank">51</td>' in content
+    assert "page 3 of 3" in content
+
+
 # --- achievements --------------------------------------------------------------------------
 
 
@@ -120,6 +133,20 @@ def test_achievements_page_query_budget(user_client, user, django_assert_max_num
 
     with django_assert_max_num_queries(5):
         user_client.get("/leaderboard/achievements/")
+
+
+def test_achievements_page_is_paginated_with_constant_queries(
+    user_client, user, django_assert_max_num_queries
+):
+    for number in range(25):
+        AgentStatsFactory(agent=AgentFactory(owner=user), experience_points=number)
+
+    with django_assert_max_num_queries(5):  # the budget of 10 agents above
+        content = user_client.get("/leaderboard/achievements/", {"page": 3}).content.decode()
+
+    assert content.count('class="achievement-board"') == 5
+    assert "page 3 of 3" in content
+    assert f"of {25 * len(rules.ACHIEVEMENTS)} unlocked across 25 agents" in content
 
 
 # --- the agent's stats page and panel --------------------------------------------------------
