@@ -128,6 +128,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": env("SQLITE_TEST_NAME") or str(BASE_DIR / "test-artifacts" / "test-db.sqlite3")
     }
+elif (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    and int(env("DB_POOL_MAX_SIZE", "20")) > 0
+):
+    # One psycopg connection pool per process (Django's, psycopg[pool]): `connection.close()`
+    # hands the connection back instead of closing it, at the end of each request and after
+    # each database write of a chat turn, so a turn waiting on its model holds none and a
+    # worker with hundreds of turns in flight needs at most DB_POOL_MAX_SIZE connections (and
+    # one more for its LISTEN). A thread that cannot get one within DB_POOL_TIMEOUT seconds
+    # fails with OperationalError ("couldn't get a connection after … sec"), it does not hang.
+    # DB_POOL_MAX_SIZE=0 turns the pool off (a new connection per request and per write).
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured(
+            "CONN_MAX_AGE must be 0 with the connection pool (DB_POOL_MAX_SIZE=0 disables it)."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(env("DB_POOL_MIN_SIZE", "1")),
+        "max_size": int(env("DB_POOL_MAX_SIZE", "20")),
+        "timeout": float(env("DB_POOL_TIMEOUT", "10")),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -265,3 +285,4 @@ WORKER_CONCURRENCY = int(env("WORKER_CONCURRENCY", "50"))  # turns in flight per
 SANDBOX_POOL_SIZE = int(env("SANDBOX_POOL_SIZE", "2"))  # pre-started sandbox children
 SANDBOX_MEMORY_MB = int(env("SANDBOX_MEMORY_MB", "1024"))  # address space per sandbox child
 SANDBOX_CPU_SECONDS = int(env("SANDBOX_CPU_SECONDS", "30"))  # CPU time per sandbox child
+SANDBOX_ALLOW_SHARED_UID = env("SANDBOX_ALLOW_SHARED_UID", "0") == "1"  # else: fail closed

@@ -19,18 +19,35 @@ process (the ``sandbox_child`` package) that:
 
 - starts with an **empty environment** and clears it again after importing smolagents (whose
   import loads a project ``.env`` through python-dotenv);
-- as root (CI, containers): gets a **dedicated uid** (``uid_base + n``, unique among live
-  children of every worker on the host: ``uids.py``), so it cannot read
-  ``/proc/<worker>/environ``, signal or ptrace the worker or other children, and
-  ``RLIMIT_NPROC`` counts only its own processes; its processes are swept by uid when it is
-  killed. Also a **private mount namespace**: a tmpfs working dir capped in bytes and inodes
-  (bound on /tmp, /var/tmp, /dev/shm too, freed with the child) and the project directory,
-  /home and /root hidden under empty tmpfs (the interpreter's prefix stays visible);
-- when not root: call ``harden_worker_process()`` in the worker (non-dumpable, so same-uid
-  children cannot read its ``/proc/<pid>/environ`` or ptrace it);
-- gets ``resource`` limits: address space, CPU seconds (SIGXCPU, then SIGKILL), processes,
-  open files, file size (EFBIG), no core dumps; ``no_new_privs``; dies with its parent (the
-  zygote, which dies with the worker; or the spawning thread of a directly started child);
+- gets a **private mount namespace** in both modes (``sandbox_child/isolation.py``; the
+  kernel directly, not bubblewrap: no exec, so a forked child keeps the warm interpreter): a
+  tmpfs working dir capped in bytes and inodes (bound on /tmp, /var/tmp, /dev/shm too, freed
+  with the child); the project directory, /home, /root, /run and /var/run hidden under empty
+  tmpfs, so the host's Unix sockets (PostgreSQL's, Redis's, D-Bus) and private files are
+  gone; the interpreter's prefix and the venv stay visible, **read-only** (no ``.pth``
+  planted for later interpreters). As root the namespace is entered directly; not root, in an
+  unprivileged **user namespace** that maps the worker's uid to itself;
+- cannot undo those mounts: as root it then switches to a **dedicated uid** (``uid_base + n``,
+  unique among live children of every worker on the host: ``uids.py``), which drops every
+  capability; it cannot read ``/proc/<worker>/environ``, signal or ptrace the worker or other
+  children, ``RLIMIT_NPROC`` counts only its own processes, and its processes are swept by
+  uid when it is killed. Not root, it drops every capability of its user namespace (bounding
+  set included); the host's mounts are locked by the kernel anyway;
+- is **pid 1 of its own pid namespace** with a fresh /proc (when the kernel allows: reported
+  as ``pid_ns``), behind a small supervisor process outside that is the pid the worker knows
+  and that exits as pid 1 did. The run sees only its own processes, so it cannot name the
+  worker, the fork server or other runs even with a shared uid, and when pid 1 dies the
+  kernel kills everything left in the namespace (setsid double forks included). Cost: one
+  more fork, ~1 ms per child;
+- **fails closed**: the ready report says whether the child is ``isolated`` (private mounts,
+  and a dedicated uid or dropped capabilities); ``wait_ready`` refuses a child that is not,
+  and ``harden_worker_process()`` (worker start) refuses to start the worker, unless
+  ``SandboxLimits.allow_shared_uid`` (``SANDBOX_ALLOW_SHARED_UID=1``; a system check warns);
+- runs in a worker made non-dumpable by ``harden_worker_process()``;
+- gets ``resource`` limits: address space, CPU seconds (SIGXCPU, then SIGKILL; pid 1 ignores
+  an unhandled SIGXCPU, so it exits on it from a C handler), processes, open files, file size
+  (EFBIG), no core dumps; ``no_new_privs``; dies with its parent (the supervisor, the zygote,
+  which dies with the worker; or the spawning thread of a directly started child);
 - tries an unprivileged user+network namespace at setup when the run needs no network.
 
 The parent only ever parses size-capped JSON lines from the child (never pickle) and treats
@@ -42,20 +59,25 @@ Not contained (know this before relying on it)
 ----------------------------------------------
 - **Network**, if the user+network namespace is unavailable or the run asks for network: tool
   code can open sockets (exfiltration of whatever the run itself was given, SSRF to internal
-  addresses). Block egress at the host for sandbox uids if that matters.
+  addresses, and the host's abstract Unix sockets). Block egress at the host for sandbox uids
+  if that matters.
 - World-readable files outside the hidden paths (e.g. /etc, the Python install) are readable.
-  Without the mount namespace (not root, or no CAP_SYS_ADMIN) the project directory is too:
-  keep secrets out of world-readable files (``chmod 600 .env db.sqlite3``).
-- Not root: the child has the worker's uid, so it could signal the worker and fill /tmp;
-  ``RLIMIT_NPROC`` then counts all of that uid's tasks (headroom only). Run workers as root
-  (children get dedicated uids) or under a user that exists only for them.
+  Keep secrets out of world-readable files anyway (``chmod 600 .env db.sqlite3``).
+- With ``SANDBOX_ALLOW_SHARED_UID=1`` on a host without user namespaces (non-root worker),
+  none of the mount, uid or pid isolation applies: the child has the worker's uid, sees the
+  host's filesystem (the project, ``.env``, the SQLite file, the PostgreSQL socket) and can
+  signal the worker, the fork server and other runs.
+- Not root, children share the worker's uid outside their namespaces: ``RLIMIT_NPROC`` is
+  counted per user namespace (so per child), but files a child creates in a shared writable
+  place it can see would belong to the worker's user (there is none left but its own tmpfs).
+- Without a pid namespace (``pid_ns`` false) and not root: a child could signal the worker,
+  the fork server and other children, and a double-forked process could outlive its run.
 - Kernel exploits, CPU/memory pressure within the limits, side channels. No seccomp filter and
-  no cgroup: RLIMIT_AS bounds virtual memory per process, not the sum of a process tree.
+  no cgroup: RLIMIT_AS bounds virtual memory per process, not the sum of a process tree. No
+  ipc namespace yet (System V IPC objects of the same uid are shared).
 - Forked children share the zygote's address-space layout (ASLR), stack canary and
   ``str`` hash secret: one run learns them for all runs of that zygote (a memory-corruption
-  exploit of another child would still need control of that run's inputs). Not root: a child
-  has the zygote's uid and could kill it (and so every child of this worker), as it could
-  kill the worker itself.
+  exploit of another child would still need control of that run's inputs).
 """
 
 from __future__ import annotations
@@ -88,7 +110,32 @@ _MiB = 1024 * 1024
 
 
 def _default_hide_paths() -> tuple[str, ...]:
-    return (PROJECT_DIR, "/home", "/root")
+    # /run and /var/run: the host's Unix sockets (PostgreSQL, Redis, D-Bus...), which no
+    # network namespace covers. /tmp is covered by the child's own tmpfs working dir.
+    return (PROJECT_DIR, "/home", "/root", "/run", "/var/run")
+
+
+def _default_keep_paths() -> tuple[str, ...]:
+    """Directories that stay visible (read-only) inside hidden ones: the interpreter, and the
+    resolver configuration when /etc/resolv.conf points into /run (systemd-resolved)."""
+    keep = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    resolv = os.path.realpath("/etc/resolv.conf")
+    if not resolv.startswith("/etc/"):
+        keep.add(os.path.dirname(resolv))
+    return tuple(sorted(keep))
+
+
+def allow_shared_uid_setting() -> bool:
+    """``SANDBOX_ALLOW_SHARED_UID`` from Django's settings when they are configured, else
+    from the environment (this module imports no Django)."""
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            return bool(getattr(settings, "SANDBOX_ALLOW_SHARED_UID", False))
+    except ImportError:  # pragma: no cover - the worker always has Django
+        pass
+    return os.environ.get("SANDBOX_ALLOW_SHARED_UID", "") == "1"
 
 
 @dataclass(frozen=True)
@@ -116,7 +163,14 @@ class SandboxLimits:
     uid_base: int | None = 640_000
     uid_count: int = 4096
     private_mounts: bool = True
+    # Each child pid 1 of its own pid namespace (behind a supervisor process), when possible.
+    pid_namespace: bool = True
     hide_paths: tuple[str, ...] = field(default_factory=_default_hide_paths)
+    keep_paths: tuple[str, ...] = field(default_factory=_default_keep_paths)
+    # Fail closed: a child without its isolation (``isolated`` in its ready report) is refused
+    # unless this is set (SANDBOX_ALLOW_SHARED_UID=1: children then share the worker's uid
+    # and see the host's filesystem; a system check warns).
+    allow_shared_uid: bool = field(default_factory=allow_shared_uid_setting)
     python: str = sys.executable
     # Fork children from the worker's zygote (falls back to a direct start if it cannot run).
     fork_server: bool = True
@@ -137,16 +191,44 @@ _PR_SET_DUMPABLE = 4
 _PR_GET_DUMPABLE = 3
 
 
-def harden_worker_process() -> dict:
+def isolation_failure(report: dict) -> str:
+    """Why a child's ready report is not isolated enough, as an operator-facing message."""
+    why = report.get("mount_error") or report.get("drop_error") or "no private mount namespace"
+    mode = "root" if os.geteuid() == 0 else "non-root (needs unprivileged user namespaces)"
+    return (
+        f"sandbox isolation unavailable as {mode}: {why}. Refusing to run agent code with the "
+        "worker's uid and the host's filesystem; allow the host user namespaces (e.g. sysctl "
+        "kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), run the worker as "
+        "root, or set SANDBOX_ALLOW_SHARED_UID=1 to accept shared-uid children."
+    )
+
+
+def harden_worker_process(
+    limits: SandboxLimits | None = None, check_isolation: bool = True
+) -> dict:
     """Call once at worker start. Makes the worker non-dumpable: same-uid processes (children,
     when the worker is not root) can no longer read ``/proc/<worker>/environ`` or ptrace it,
-    and no core dump will hold its secrets. Returns what was applied."""
+    and no core dump will hold its secrets. Then starts one sandbox child to check that this
+    host gives children the isolation they need: raises ``SandboxError`` ("start") if not,
+    unless ``limits.allow_shared_uid`` (SANDBOX_ALLOW_SHARED_UID=1). Returns what was
+    applied."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if not check_isolation:
+        return {"root": os.geteuid() == 0, "dumpable": libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)}
+    limits = limits or SandboxLimits()
+    probe = start_sandbox(limits)  # raises when not isolated and shared uids are not allowed
+    report = probe.info
+    probe.close()
+    if not report.get("isolated"):
+        logger.warning("%s (allowed by SANDBOX_ALLOW_SHARED_UID)", isolation_failure(report))
     return {
         "root": os.geteuid() == 0,
         "dumpable": libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0),
-        "children_get_dedicated_uid": os.geteuid() == 0,
+        "children_get_dedicated_uid": bool(report.get("dedicated_uid")),
+        "isolated": bool(report.get("isolated")),
+        "user_ns": bool(report.get("user_ns")),
+        "hidden": report.get("hidden", []),
     }
 
 
@@ -191,7 +273,7 @@ class Sandbox:
             if self.uid is None:
                 raise SandboxError("start", "no free sandbox uid")
         self.workdir = tempfile.mkdtemp(prefix="agentbay-sbx-")
-        keep = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+        keep = set(lim.keep_paths)
         keep.add(str(Path(lim.python).resolve().parent))
         cfg = {
             "workdir": self.workdir,
@@ -208,6 +290,7 @@ class Sandbox:
             "max_log_chars": lim.max_log_chars,
             "max_request_bytes": lim.max_request_bytes,
             "private_mounts": lim.private_mounts,
+            "pid_namespace": lim.pid_namespace,
             "hide_paths": list(lim.hide_paths),
             "keep_paths": sorted(keep),
         }
@@ -252,6 +335,9 @@ class Sandbox:
             self.kill("bad ready message")
             raise SandboxError("protocol", "sandbox sent a bad ready message")
         self.info = msg
+        if msg.get("isolated") is not True and not self.limits.allow_shared_uid:
+            self.kill("not isolated")
+            raise SandboxError("start", isolation_failure(msg))
         self.ready_seconds = time.monotonic() - self.started_at
         return msg
 

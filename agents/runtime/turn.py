@@ -199,6 +199,19 @@ def code_agent_prompts() -> dict:
     return copy.deepcopy(_parsed_code_agent_prompts())
 
 
+def release_connection() -> None:
+    """Hand this thread's database connection back between the turn's writes: a turn mostly
+    waits on its model, and on PostgreSQL a connection held meanwhile is one of
+    `max_connections` per turn in flight. With the pool (settings, DB_POOL_MAX_SIZE) it goes
+    back to the pool; Django takes one again at the next query. Kept on SQLite (no such
+    limit, and reopening the file costs more than holding it), and inside a transaction (a
+    test's: closing would end it)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        connection.close()
+
+
 def execute_turn(run: Run) -> None:
     """Run one claimed turn to its end; every outcome is recorded through services."""
     from smolagents.memory import ActionStep, FinalAnswerStep, PlanningStep
@@ -220,6 +233,7 @@ def execute_turn(run: Run) -> None:
         steps, final_output, failure = [], None, None
         if control.must_stop() is None:  # else stopped while we were building
             code_agent.memory.steps = load_steps(_history(run))
+            release_connection()  # the first model call comes next
             try:
                 last_step = None
                 for event in code_agent.run(run.message, stream=True, reset=False):
@@ -232,6 +246,7 @@ def execute_turn(run: Run) -> None:
                         last_step = event
                         fields = _step_fields(event)
                         steps.append(run_step_record(run=run, index=len(steps) + 1, **fields))
+                        release_connection()  # the next model call comes next
                     elif isinstance(event, FinalAnswerStep):
                         final_output = _output_text(event.output)
             except Exception as exc:

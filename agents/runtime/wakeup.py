@@ -61,9 +61,10 @@ class Listener(threading.Thread):
                 self._stopped.wait(1.0)
 
     def _listen(self) -> None:
-        # Not Django's thread-local connection: a raw one that only ever LISTENs.
+        # Not Django's thread-local connection: a raw one that only ever LISTENs, opened
+        # directly, never taken from the connection pool (it is held for good).
         wrapper = connections.create_connection(self.using)
-        conn = wrapper.get_new_connection(wrapper.get_connection_params())
+        conn = wrapper.Database.connect(**wrapper.get_connection_params())
         try:
             conn.autocommit = True
             conn.execute(f"LISTEN {CHANNEL}")

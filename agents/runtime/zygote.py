@@ -5,7 +5,8 @@ Instead, each worker process keeps one **zygote**: ``python -I sandbox_child --z
 started like a child (empty environment, own session, closed fds, parent-death signal), that
 imports smolagents once, holds no secrets and runs no untrusted code. Per sandbox it forks a
 child, which then isolates itself exactly like a directly started child (dedicated uid, mount
-namespace, rlimits, no_new_privs, PDEATHSIG): see ``sandbox_child.forkserver._forked_child``.
+namespace, pid namespace behind a supervisor, rlimits, no_new_privs, PDEATHSIG): see
+``sandbox_child.forkserver._forked_child`` and ``sandbox_child.isolation``.
 
 Processes, fds and uids (worker as root)::
 
@@ -16,9 +17,12 @@ Processes, fds and uids (worker as root)::
      |        request: {"op": "fork", cfg} + SCM_RIGHTS [req_r, resp_w, status_w]
      |        reply:   {"pid": n}
      |-- Sandbox: req_w, resp_r, status_r            +-- fork --> child (setsid, fds 3/4 =
-     |   (exit code arrives on status_r; closing it      req_r/resp_w only, uid 640000+n,
-     |    lets the zygote reap the zombie)               own mount/net ns, rlimits,
-                                                          PDEATHSIG=KILL from the zygote)
+     |   (exit code arrives on status_r; closing it      req_r/resp_w only, PDEATHSIG=KILL
+     |    lets the zygote reap the zombie)               from the zygote): the supervisor
+                                                         +-- fork --> pid 1 of its own pid
+                                                             ns (uid 640000+n or own userns,
+                                                             own mount/net ns, rlimits); its
+                                                             exit status is the supervisor's
 
 - The zygote is the children's parent and reaps them, but only once the worker has closed the
   child's status pipe: until then the exited child stays a zombie, so its pid and process group
@@ -27,7 +31,8 @@ Processes, fds and uids (worker as root)::
   (PDEATHSIG of the zygote). A dead zygote is restarted by the keeper thread; its children die
   with it and their runs see a ``died`` SandboxError (the executor restarts them once).
 - A child never holds the control socket (closed right after fork), so it cannot ask the zygote
-  for anything; with dedicated uids it cannot signal or ptrace the root zygote either.
+  for anything; in its pid namespace it cannot even name the zygote (nor, as root, signal or
+  ptrace it: dedicated uid).
 """
 
 from __future__ import annotations

@@ -16,12 +16,21 @@ from agents.models import Run
 from agents.runtime.pool import SandboxPool
 from agents.runtime.sandbox import PROJECT_DIR, SandboxLimits
 from agents.validation import AgentConfig
-from tests.agents.abuse_corpus import CANARY_ENV, PAYLOADS, code_block, vm_rss_kib
+from tests.agents.abuse_corpus import (
+    CANARY_ENV,
+    PAYLOADS,
+    code_block,
+    no_escapees,
+    tool_source,
+    vm_rss_kib,
+    zygote_pid,
+)
 from tests.agents.conftest import wait_final
 from tests.factories import ToolFactory, UserFactory
 
 FINISH = code_block("final_answer('done')")
 BOUND_SECONDS = 20
+SMALL_LIMITS = SandboxLimits(memory_bytes=256 * 1024 * 1024, cpu_seconds=1, action_timeout=2.0)
 
 
 pytestmark = pytest.mark.slow
@@ -39,8 +48,7 @@ def small_pool(monkeypatch):
     """Sandbox children with small limits, so payloads hit them quickly."""
     from agents.runtime import turn
 
-    limits = SandboxLimits(memory_bytes=256 * 1024 * 1024, cpu_seconds=1, action_timeout=2.0)
-    pool = SandboxPool(size=2, limits=limits)
+    pool = SandboxPool(size=2, limits=SMALL_LIMITS)
     monkeypatch.setattr(turn, "_pool", pool)
     yield pool
     pool.shutdown()
@@ -52,7 +60,8 @@ def run_payload(payload: dict, fake_llm, owner) -> Run:
     if payload["where"] == "model_code":
         fake_llm.scripts[model] = [code_block(payload["code"]), FINISH]
     else:
-        source = payload["code"].replace("%r", repr(PROJECT_DIR))
+        # The worker runs in this process: WORKER_PID is ours, ZYGOTE_PID its fork server.
+        source = tool_source(payload, PROJECT_DIR, zygote_pid(SMALL_LIMITS.python))
         ToolFactory(name="evil", owner=owner, version__code=source, inputs={}, output_type="any")
         tools = ["evil"]
         fake_llm.scripts[model] = [code_block("result = evil()\nprint(result)"), FINISH]
@@ -79,6 +88,7 @@ def test_payload_is_contained_on_the_real_run_path(
     payload, canary, small_pool, worker, fake_llm, transactional_db
 ):
     owner = UserFactory()
+    zygote = zygote_pid(SMALL_LIMITS.python)
     started = time.monotonic()
 
     run = run_payload(payload, fake_llm, owner)
@@ -93,7 +103,14 @@ def test_payload_is_contained_on_the_real_run_path(
     assert canary not in run_texts(run)
     for request in fake_llm.requests:  # nor did it reach the model
         assert canary not in str(request)
-    assert worker.running
+    assert worker.running  # the worker (this process) and its fork server are alive
+    assert zygote_pid(SMALL_LIMITS.python) == zygote
+    assert no_escapees(), "a process of the run outlived it"
+    if payload.get("expect_in_output") and payload.get("expect") == ("harmless",):
+        first = run.steps.order_by("index").first()
+        assert first is not None and payload["expect_in_output"] in (first.observation or ""), (
+            first and (first.observation, first.error)
+        )
 
 
 def test_worker_stays_alive_with_flat_memory_after_the_corpus(

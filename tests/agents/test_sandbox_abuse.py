@@ -11,7 +11,15 @@ from agents.runtime.pool import SandboxPool
 from agents.runtime.sandbox import SandboxLimits
 from agents.runtime.uids import UID_LOCK_DIR
 from agents.runtime.uids import pids_of_uid as _pids_of_uid
-from tests.agents.abuse_corpus import CANARY_ENV, DEFAULT_EXPECT, PAYLOADS, run_payload, vm_rss_kib
+from tests.agents.abuse_corpus import (
+    CANARY_ENV,
+    DEFAULT_EXPECT,
+    PAYLOADS,
+    no_escapees,
+    run_payload,
+    vm_rss_kib,
+    zygote_pid,
+)
 
 LIMITS = SandboxLimits(memory_bytes=256 << 20, cpu_seconds=1, action_timeout=2.0, max_processes=16)
 # Longest legitimate containment: CPU 1 s (+1 hard) or the 2 s wall clock, plus a restart.
@@ -47,8 +55,13 @@ def pool(canary):
 def test_payload_is_contained(payload, pool, canary):
     if payload.get("requires_root") and os.geteuid() != 0:
         pytest.skip("only contained when the worker runs as root (dedicated child uids)")
+    zygote = zygote_pid(LIMITS.python)
     result = run_payload(payload, pool)
     RESULTS[payload["id"]] = result
+
+    # This process (the worker) is alive by construction; its fork server must be too.
+    assert zygote_pid(LIMITS.python) == zygote and not _pid_is_gone(zygote)
+    assert no_escapees(), "a process of the run outlived it"
 
     assert canary not in result["all_text"]
     assert result["elapsed"] < BOUND_SECONDS, result

@@ -20,10 +20,15 @@ from tools_registry.specs import ToolSpec
 
 LIMITS = SandboxLimits(memory_bytes=256 << 20, cpu_seconds=2, action_timeout=5.0, max_processes=16)
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="dedicated uids need a root worker")
+CONTAINED = ("PermissionError", "ProcessLookupError", "FileNotFoundError")
 
 PROBE = ToolSpec(
     name="probe",
     description="Describe what this process can see and reach.",
+    inputs={
+        "zygote": {"type": "integer", "description": "The fork server's (real) pid."},
+        "worker": {"type": "integer", "description": "The worker's (real) pid."},
+    },
     output_type="object",
     source=textwrap.dedent(
         '''
@@ -36,8 +41,13 @@ PROBE = ToolSpec(
 
 
         @tool
-        def probe() -> dict:
-            """Describe what this process can see and reach."""
+        def probe(zygote: int, worker: int) -> dict:
+            """Describe what this process can see and reach.
+
+            Args:
+                zygote: The fork server's (real) pid.
+                worker: The worker's (real) pid.
+            """
             fds = {}
             for name in os.listdir("/proc/self/fd"):
                 try:
@@ -51,23 +61,24 @@ PROBE = ToolSpec(
                         sockets.append(fd)
                 except OSError:
                     pass
-            parent = os.getppid()
             reach = {}
-            for what, attempt in (
-                ("signal", lambda: os.kill(parent, 0)),
-                ("sigkill", lambda: os.kill(parent, signal.SIGKILL)),
-                ("environ", lambda: open("/proc/%d/environ" % parent, "rb").read()),
-                ("fds", lambda: os.listdir("/proc/%d/fd" % parent)),
-                ("mem", lambda: open("/proc/%d/mem" % parent, "rb").read(1)),
-            ):
-                try:
-                    attempt()
-                    reach[what] = "allowed"
-                except OSError as exc:
-                    reach[what] = type(exc).__name__
+            for name, target in (("zygote", zygote), ("worker", worker)):
+                for what, attempt in (
+                    ("signal", lambda: os.kill(target, 0)),
+                    ("sigkill", lambda: os.kill(target, signal.SIGKILL)),
+                    ("environ", lambda: open("/proc/%d/environ" % target, "rb").read()),
+                    ("fds", lambda: os.listdir("/proc/%d/fd" % target)),
+                    ("mem", lambda: open("/proc/%d/mem" % target, "rb").read(1)),
+                ):
+                    try:
+                        attempt()
+                        reach[name + "_" + what] = "allowed"
+                    except OSError as exc:
+                        reach[name + "_" + what] = type(exc).__name__
             return {
                 "pid": os.getpid(),
-                "ppid": parent,
+                "ppid": os.getppid(),
+                "procs": sorted(int(n) for n in os.listdir("/proc") if n.isdigit()),
                 "env": dict(os.environ),
                 "self_environ": repr(open("/proc/self/environ", "rb").read())
                 if os.access("/proc/self/environ", os.R_OK) else "unreadable",
@@ -118,7 +129,7 @@ def started(limits: SandboxLimits = LIMITS, tools=(PROBE,)) -> Sandbox:
 
 
 def probe(sandbox: Sandbox) -> dict:
-    result = sandbox.run_code("probe()")
+    result = sandbox.run_code(f"probe(zygote={zygote_pid()}, worker={os.getpid()})")
     assert result["ok"], result
     return result["output"]
 
@@ -175,17 +186,27 @@ def test_children_are_forked_by_one_single_threaded_secretless_zygote(monkeypatc
 
 def test_forked_child_has_empty_env_fresh_uid_own_session_and_only_its_pipes():
     first, second = started(), started()
+    zygote = zygote_pid()
     try:
         a, b = probe(first), probe(second)
+        for sandbox, seen in ((first, a), (second, b)):
+            assert int(proc_status(sandbox.pid)["PPid"]) == zygote
+            if sandbox.info["pid_ns"]:
+                # pid 1 of its own namespace, under a supervisor that the worker knows
+                assert seen["pid"] == 1 and seen["ppid"] == 0
+                assert seen["procs"] == [1]  # a fresh /proc: only its own processes
+                assert seen["pgid"] == seen["sid"] == 0  # the session leader is outside
+                (inner,) = children_of(sandbox.pid)
+                assert os.getpgid(inner) == os.getsid(inner) == sandbox.pid
+            else:
+                assert seen["pid"] == sandbox.pid and seen["ppid"] == zygote
+                assert seen["pgid"] == seen["sid"] == sandbox.pid  # killpg reaches all
     finally:
         first.close()
         second.close()
-    zygote = zygote_pid()
-    for sandbox, seen in ((first, a), (second, b)):
-        assert seen["pid"] == sandbox.pid and seen["ppid"] == zygote
+    for seen in (a, b):
         assert seen["env"] == {}
         assert seen["self_environ"] in ("b''", "unreadable")
-        assert seen["pgid"] == seen["sid"] == sandbox.pid  # own session: killpg reaches all
         # 0/1/2 on /dev/null, the two protocol pipes on 3/4, the listdir fd; nothing else.
         fds = {int(k): v for k, v in seen["fds"].items()}
         assert [fds[n] for n in (0, 1, 2)] == ["/dev/null"] * 3
@@ -200,20 +221,18 @@ def test_forked_child_has_empty_env_fresh_uid_own_session_and_only_its_pipes():
         assert first.info["env_keys"] == 0
 
 
-@ROOT_ONLY
-def test_child_cannot_signal_read_or_talk_to_the_zygote():
+def test_child_cannot_signal_read_or_talk_to_the_zygote_or_the_worker():
+    """With the real pids of both (not getppid(): that is the supervisor, or 0 inside a pid
+    namespace). Contained as root by the dedicated uid, in both modes by the pid namespace."""
     zygote = zygote_pid()
     sandbox = started()
     try:
+        if os.geteuid() != 0 and not sandbox.info["pid_ns"]:
+            pytest.skip("a shared-uid child without a pid namespace can signal the worker")
         seen = probe(sandbox)
-        assert seen["ppid"] == zygote
-        assert seen["reach"] == {
-            "signal": "PermissionError",
-            "sigkill": "PermissionError",
-            "environ": "PermissionError",
-            "fds": "PermissionError",
-            "mem": "PermissionError",
-        }
+        assert len(seen["reach"]) == 10
+        for what, result in seen["reach"].items():
+            assert result in CONTAINED, (what, result)
         assert not is_gone(zygote)
     finally:
         sandbox.close()

@@ -1,11 +1,14 @@
 """The Agentbay task worker: django-tasks-db's worker, holding many turns at once.
 
 `db_worker` runs one task at a time and sleeps a second between polls; a chat turn mostly
-waits on the model, so this worker claims tasks while it has free threads (each with its
-own database connection, each turn in its own sandbox child) and polls every
-`--interval` seconds only when idle. Claiming is django-tasks-db's own
-(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL), so any number of workers can run.
-Each also runs a reaper thread (`agents.runtime.reaper`) that fails what dead workers left.
+waits on the model, so this worker claims tasks while it has free threads (each turn in its
+own sandbox child) and polls every `--interval` seconds only when idle. On PostgreSQL a turn
+holds a database connection only while it writes (`turn.release_connection`): the threads
+share the process's connection pool (DB_POOL_MAX_SIZE), so hundreds of turns in flight need
+a few connections (the claim loop's, the monitor's, the reaper's, those of the turns writing
+at that moment), plus the LISTEN one outside the pool. Claiming is django-tasks-db's own
+(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL), so any number of workers can run. Each
+also runs a reaper thread (`agents.runtime.reaper`) that fails what dead workers left.
 """
 
 import logging
@@ -91,11 +94,15 @@ class ConcurrentWorker(Worker):
         from agents.runtime.turn import get_pool
 
         get_pool()  # start the sandbox children now, not on the first turn
+        pool = connection.settings_dict["OPTIONS"].get("pool")
         logger.info(
-            "Worker %s: %d turns at once, polling every %ss",
+            "Worker %s: %d turns at once, polling every %ss, %s",
             self.worker_id,
             self.concurrency,
             self.interval,
+            f"database connections pooled (at most {pool['max_size']})"
+            if isinstance(pool, dict)
+            else "no database connection pool",
         )
         threads = ThreadPoolExecutor(self.concurrency, thread_name_prefix="turn")
         while self.running:

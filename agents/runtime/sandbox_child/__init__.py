@@ -18,10 +18,15 @@ Start-up, in this order:
    prints can reach the protocol channel.
 2. Pre-import smolagents (the trusted, slow part: ~0.4 s) with ``dotenv.load_dotenv`` disarmed
    (importing smolagents would load a project ``.env``), then clear ``os.environ`` again.
-3. As root: a private mount namespace with a size/inode-limited tmpfs as the working dir (also
-   bound on /tmp, /var/tmp, /dev/shm) and the configured paths (the project dir) hidden under
-   empty tmpfs, keeping the interpreter's own prefix visible; then drop to the configured uid
-   (setgroups([]), setgid, setuid). Each step is best-effort and reported in the ready message.
+3. A private mount namespace (as root directly; not root, inside an unprivileged user
+   namespace mapping its uid to itself) with a size/inode-limited tmpfs as the working dir
+   (also bound on /tmp, /var/tmp, /dev/shm) and the configured paths (the project dir, /home,
+   /root, /run, /var/run) hidden under empty tmpfs, keeping the interpreter's own prefix
+   visible and read-only. Then, when possible, a pid namespace: this process forks once
+   more, stays outside as the supervisor, and the new child (pid 1 inside) mounts a fresh
+   /proc and goes on. Then, as root, drop to the configured uid (setgroups([]), setgid,
+   setuid); not root, drop every capability. Each step is reported in the ready message
+   (``isolated`` is what the worker requires).
 4. no_new_privs, parent-death signal, rlimits (AS, CPU, NPROC, NOFILE, FSIZE, CORE=0).
 5. Say ``ready`` and serve JSON lines: one request in, one response out.
 
