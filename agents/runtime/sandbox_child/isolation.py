@@ -203,9 +203,30 @@ def _isolate_mounts(cfg: dict, report: dict) -> str:
     # One budget for every world-writable scratch place: bind the working tmpfs there.
     for shared in ("/var/tmp", "/dev/shm", "/tmp"):  # /tmp last: it covers workdir
         if os.path.isdir(shared) and not os.path.islink(shared):
-            _mount(workdir, shared, None, _MS_BIND, None)
+            _cover_keeping(workdir, shared, keep)
     os.chdir("/tmp")
     return "/tmp"
+
+
+def _cover_keeping(workdir: str, shared: str, keep: list[str]) -> None:
+    """Bind the working tmpfs over `shared`, but keep the interpreter and venv under it
+    visible (read-only): a checkout under /tmp (CI clones there) runs its venv from there,
+    and the child still imports from it after isolation. Each kept directory is held by an
+    O_PATH descriptor across the bind that shadows it, then bound back from that descriptor."""
+    held = [
+        (os.open(k, os.O_PATH | os.O_DIRECTORY), k)
+        for k in keep
+        if k.startswith(shared + "/") and os.path.isdir(k)
+    ]
+    try:
+        _mount(workdir, shared, None, _MS_BIND, None)
+        for fd, k in held:
+            os.makedirs(k, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", k, None, _MS_BIND | _MS_REC, None)
+            _remount_read_only(k)
+    finally:
+        for fd, _k in held:
+            os.close(fd)
 
 
 def _drop_privileges(uid: int, report: dict) -> None:
