@@ -7,10 +7,39 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def scratch_database(suffix: str) -> tuple[str, Callable[[], None]]:
+    """A DATABASE_URL for a fresh database, and a function that removes it: a temporary
+    SQLite file, or with a PostgreSQL DATABASE_URL a database `<name>_<suffix>` beside the
+    one named (dropped and made anew), so real data is never touched."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
+        return f"sqlite:///{tmp}/bench.sqlite3", lambda: None
+    import psycopg
+
+    parts = urlsplit(url)
+    name = (parts.path.lstrip("/") or "agentbay") + f"_{suffix}"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -14,40 +14,15 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def scratch_database() -> tuple[str, callable]:
-    """A DATABASE_URL for a fresh database, and a function that removes it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
-        return f"sqlite:///{tmp}/bench.sqlite3", lambda: None
-    import psycopg
-
-    parts = urlsplit(url)
-    name = (parts.path.lstrip("/") or "agentbay") + "_marketbench"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
+from harness import scratch_database  # noqa: E402
 
 
 def timed(call, n: int) -> list[float]:
@@ -67,7 +42,7 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=20, help="per buyer")
     args = parser.parse_args()
 
-    url, drop = scratch_database()
+    url, drop = scratch_database("marketbench")
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1"}
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)

@@ -25,9 +25,12 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under gunicorn (bench.pages)
+
+from harness import scratch_database  # noqa: E402
+
 SECRET_KEY = "bench-pages-secret-key-not-for-production-0123456789abcdef"
 HELLO = "/bench-hello/"
 SMALL = 100
@@ -44,31 +47,6 @@ def wsgi_application():
     settings.ROOT_URLCONF = os.environ["ROOT_URLCONF"]
     settings.STATIC_ROOT = os.environ["BENCH_STATIC_ROOT"]
     return get_wsgi_application()
-
-
-def scratch_database() -> tuple[str, callable]:
-    """A DATABASE_URL for a fresh database, and a function that removes it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
-        return f"sqlite:///{tmp}/bench.sqlite3", lambda: None
-    import psycopg
-
-    parts = urlsplit(url)
-    name = (parts.path.lstrip("/") or "agentbay") + "_pagesbench"
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -305,7 +283,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     args = parser.parse_args()
 
-    url, drop = scratch_database()
+    url, drop = scratch_database("pagesbench")
     env = {
         **os.environ,
         "DATABASE_URL": url,

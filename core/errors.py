@@ -30,7 +30,12 @@ def error_code(status: int) -> str:
 
 class DomainError(Exception):
     status = 400
+    # The API's `code` for this error: the one its status carries (subclasses set status).
     code = ERROR_CODES[400]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = error_code(cls.status)
 
     def __init__(self, detail: str | list):
         super().__init__(detail)
@@ -50,32 +55,26 @@ class DomainError(Exception):
 
 class PaymentRequired(DomainError):
     status = 402
-    code = ERROR_CODES[402]
 
 
 class Forbidden(DomainError):
     status = 403
-    code = ERROR_CODES[403]
 
 
 class NotFound(DomainError):
     status = 404
-    code = ERROR_CODES[404]
 
 
 class Conflict(DomainError):
     status = 409
-    code = ERROR_CODES[409]
 
 
 class Invalid(DomainError):
     status = 422
-    code = ERROR_CODES[422]
 
 
 class RateLimited(DomainError):
     status = 429
-    code = ERROR_CODES[429]
 
     def __init__(self, detail: str | list, *, retry_after: int | None = None):
         super().__init__(detail)

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,27 +24,37 @@ def fake_llm(monkeypatch):
     server.stop()
 
 
-@pytest.fixture
-def worker(transactional_db, fake_llm):
-    """The real worker loop (run_worker's ConcurrentWorker) in a thread of this process."""
+@contextlib.contextmanager
+def running_worker(*, concurrency: int = 8, interval: float = 0.05, worker_id="test-worker"):
+    """The real worker loop (run_worker's ConcurrentWorker) in a thread of this process,
+    stopped (its turns finished) on exit."""
     from agents.management.commands.run_worker import ConcurrentWorker
 
     worker = ConcurrentWorker(
-        concurrency=8,
+        concurrency=concurrency,
         queue_names=["default"],
-        interval=0.05,
+        interval=interval,
         batch=False,
         backend_name="default",
         startup_delay=False,
         max_tasks=None,
-        worker_id="test-worker",
+        worker_id=worker_id,
         excluded_queue_names=[],
     )
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
-    yield worker
-    worker.running = False
-    thread.join(timeout=30)
+    try:
+        yield worker
+    finally:
+        worker.running = False
+        worker.wakeup.set()  # out of an idle wait at once
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def worker(transactional_db, fake_llm):
+    with running_worker() as worker:
+        yield worker
 
 
 def database_url() -> str:

@@ -1,7 +1,6 @@
 """Database connections on PostgreSQL: a turn waiting on its model holds none (it gives its
 connection back to the pool between writes), and an exhausted pool fails, it does not hang."""
 
-import threading
 import time
 
 import pytest
@@ -11,7 +10,7 @@ from django.db.utils import OperationalError
 from agents import services
 from agents.models import Run, RunStep
 from agents.validation import AgentConfig
-from tests.agents.conftest import wait_final, wait_for
+from tests.agents.conftest import running_worker, wait_final, wait_for
 from tests.factories import UserFactory
 from tests.fake_openai import _call_number
 
@@ -26,24 +25,8 @@ SLOW = 6.0  # seconds each turn waits on its model while we count
 @pytest.fixture
 def wide_worker(transactional_db, fake_llm):
     """run_worker's ConcurrentWorker in a thread of this process, TURNS turns at once."""
-    from agents.management.commands.run_worker import ConcurrentWorker
-
-    worker = ConcurrentWorker(
-        concurrency=TURNS,
-        queue_names=["default"],
-        interval=0.05,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-connections",
-        excluded_queue_names=[],
-    )
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    yield worker
-    worker.running = False
-    thread.join(timeout=30)
+    with running_worker(concurrency=TURNS, worker_id="test-connections") as worker:
+        yield worker
 
 
 def held_connections() -> int:

@@ -8,10 +8,9 @@ import pytest
 from django.db import connection
 
 from agents import services
-from agents.management.commands.run_worker import ConcurrentWorker
 from agents.runtime import wakeup
 from agents.validation import AgentConfig
-from tests.agents.conftest import wait_final, wait_for
+from tests.agents.conftest import running_worker, wait_final, wait_for
 from tests.factories import UserFactory
 
 pytestmark = [
@@ -33,20 +32,8 @@ def test_announce_reaches_a_listener():
 
 
 def test_a_queued_turn_is_claimed_long_before_the_next_poll(fake_llm):
-    worker = ConcurrentWorker(
-        concurrency=2,
-        queue_names=["default"],
-        interval=30,  # the fallback poll: the test would time out waiting for it
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="wakeup-test",
-        excluded_queue_names=[],
-    )
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
+    # The fallback poll every 30 s: the test would time out waiting for it.
+    with running_worker(concurrency=2, interval=30, worker_id="wakeup-test"):
         owner = UserFactory()
         agent = services.agent_create(
             owner=owner, config=AgentConfig(name="Echo", model="openai:echo")
@@ -61,7 +48,3 @@ def test_a_queued_turn_is_claimed_long_before_the_next_poll(fake_llm):
 
         assert time.monotonic() - started < 5
         assert wait_final(run.pk).status == "succeeded"
-    finally:
-        worker.running = False
-        worker.wakeup.set()
-        thread.join(timeout=30)
