@@ -48,8 +48,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.contextmanager
-def platform(*, workers: int = 1, worker_args: tuple[str, ...] = ()):
-    """Yield (env, worker processes) with Django set up on a fresh database."""
+def platform(*, workers: int = 1, worker_args: tuple[str, ...] = (), llm=None):
+    """Yield (env, worker processes) with Django set up on a fresh database. `llm`: a
+    started FakeOpenAIServer to use (and read its requests afterwards), else one of its own."""
     tmp = tempfile.mkdtemp(prefix="agentbay-bench-")
     env = {
         **os.environ,
@@ -61,7 +62,9 @@ def platform(*, workers: int = 1, worker_args: tuple[str, ...] = ()):
 
     from tests.fake_openai import FakeOpenAIServer
 
-    llm = FakeOpenAIServer().start()
+    own_llm = llm is None
+    if own_llm:
+        llm = FakeOpenAIServer().start()
     env.update({"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": "bench"})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -85,7 +88,8 @@ def platform(*, workers: int = 1, worker_args: tuple[str, ...] = ()):
             process.terminate()
         for process in processes:
             process.wait(timeout=60)
-        llm.stop()
+        if own_llm:
+            llm.stop()
 
 
 def running_agent(model: str, name: str = "Bench"):
