@@ -149,6 +149,11 @@ elif (
         "timeout": float(env("DB_POOL_TIMEOUT", "10")),
     }
 
+if env_bool("PGBOUNCER_TRANSACTION_MODE", False):
+    # Behind PgBouncer in transaction mode a server-side cursor may outlive its transaction's
+    # server connection (README, "Several hosts").
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
