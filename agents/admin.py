@@ -1,21 +1,9 @@
 from django.contrib import admin, messages
 
+from core.admin import ReadOnlyAdmin
+
 from .models import Agent, AgentActivity, Conversation, Run, RunStep
 from .services import agent_stop, run_cancel
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The platform's record, written by agents' services only: staff look, and act through
-    actions that call those services (stop an agent, cancel a run)."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -3,23 +3,11 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.shortcuts import render
 
+from core.admin import ReadOnlyAdmin
 from core.errors import Invalid
 
 from .models import Achievement, AgentAchievement, AgentStats, ExperienceEvent, Rating
 from .services import rating_hide, rating_unhide
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by services only (under the stats lock): staff may look, not edit."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(AgentStats)

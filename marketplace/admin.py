@@ -4,23 +4,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from core.admin import ReadOnlyAdmin
 from core.errors import Conflict, Invalid
 
 from . import services
 from .models import MAX_PRICE, LedgerEntry, Listing, Rental, Transaction, Wallet
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money rows are written by services only; staff look, and act through actions."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Listing)
