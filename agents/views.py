@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpResponse
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from accounts.http import AuthedHttpRequest
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from tools_registry.models import Tool
@@ -152,14 +151,9 @@ def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    # Open to visitors: a listed agent is public, read-only. Any other id sends them to log
-    # in, the same answer for every id, so it tells nothing about which agents exist.
-    try:
-        agent = get_agent(request, pk)
-    except NotFound:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        raise
+    # Open to visitors: a listed agent is public, read-only (any other id sends them to log
+    # in: core.middleware).
+    agent = get_agent(request, pk)
     is_owner = agent.is_owned_by(request.user)
     # Only the viewer's own runs: others' (renters') count in the stats, never shown.
     runs = Run.objects.visible_to(request.user).filter(agent=agent).select_related("user")

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.exception import get_exception_response
 from django.http import Http404, HttpRequest, HttpResponse
@@ -47,6 +48,15 @@ class DomainAccessMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception):
+        if (
+            isinstance(exception, NotFound)
+            and _is_page(request)
+            and not request.user.is_authenticated
+        ):
+            # Pages open to visitors (listed agents, active listings): whatever they may not
+            # see sends them to log in, the same answer for every id, so it tells nothing
+            # about what exists.
+            return redirect_to_login(request.get_full_path())
         if isinstance(exception, NotFound):
             error: Exception = Http404(exception.detail)
         elif isinstance(exception, Forbidden):

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -16,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import AuthedHttpRequest
 from accounts.models import User
 from agents.models import Agent
-from core.errors import Conflict, Forbidden, NotFound, PaymentRequired
+from core.errors import Conflict, Forbidden, PaymentRequired
 from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from gamification.panels import agent_panel_context
@@ -101,14 +100,9 @@ def _rental_expiry_preview(listing: Listing, context: dict) -> datetime | None:
 
 @require_GET
 def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    # Open to visitors: an active listing is public. Any other id sends them to log in, the
-    # same answer for every id, so it tells nothing about closed listings.
-    try:
-        listing = get_listing(request, pk)
-    except NotFound:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        raise
+    # Open to visitors: an active listing is public (any other id sends them to log in:
+    # core.middleware).
+    listing = get_listing(request, pk)
     # The confirmation shows the buyer's balance: visitors get "Log in to buy" instead.
     confirm = (
         request.GET.get("confirm") == "1" and listing.is_active and request.user.is_authenticated
