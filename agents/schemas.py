@@ -21,7 +21,7 @@ class AgentStatsOut(Schema):
     achievements: list[str] = []
 
 
-def stats_of(agent) -> dict:
+def stats_payload(agent) -> dict:
     """The agent's AgentStats payload. The stats live in gamification (above agents), read
     through the agent's reverse one-to-one `stats`; zeros before its first count. No query
     when the agent was fetched with select_related("stats")."""
@@ -59,7 +59,7 @@ class AgentOut(Schema):
 
     @staticmethod
     def resolve_stats(agent) -> dict:
-        return stats_of(agent)
+        return stats_payload(agent)
 
 
 class AgentFilter(Schema):

@@ -3,7 +3,7 @@ from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
 from agents.models import Agent
-from agents.schemas import AgentStatsOut, stats_of
+from agents.schemas import AgentStatsOut, stats_payload
 from core.schemas import IdPath, errors
 
 from . import services
@@ -29,7 +29,7 @@ def _agent(request: HttpRequest, agent_id: int) -> Agent:
     summary="An agent's stats, level and achievements",
 )
 def agent_stats(request: HttpRequest, agent_id: int = AgentId):
-    return stats_of(_agent(request, agent_id))
+    return stats_payload(_agent(request, agent_id))
 
 
 @router.get(

@@ -5,7 +5,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field, field_validator
 
-from agents.schemas import AgentStatsOut, stats_of
+from agents.schemas import AgentStatsOut, stats_payload
 from core.schemas import MAX_ID, NO_NUL, StrictIn
 
 from .models import MAX_PRICE
@@ -23,7 +23,7 @@ class ListingAgentOut(Schema):
 
     @staticmethod
     def resolve_stats(agent) -> dict:
-        return stats_of(agent)
+        return stats_payload(agent)
 
 
 class ListingOut(Schema):

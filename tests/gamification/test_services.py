@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from agents import services as agents
 from agents.models import Run
-from agents.schemas import stats_of as stats_payload
+from agents.schemas import stats_payload
 from core.errors import Forbidden, Invalid
 from gamification import panels, services
 from gamification.models import AgentAchievement, AgentStats, ExperienceEvent, Rating
