@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "agents",
     "marketplace",
     "gamification",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

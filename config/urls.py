@@ -23,6 +23,8 @@ urlpatterns = [
     path("marketplace/", include("marketplace.urls")),
     path("tools/", include("tools_registry.urls")),
     path("leaderboard/", include("gamification.urls")),
+    # /ops/, /metrics and the agent page's Health tab; full paths in monitoring/urls.py.
+    path("", include("monitoring.urls")),
     # Ahead of admin.site.urls: the admin's log-in, rate limited like the site's.
     path("admin/login/", admin_login),
     path("admin/", admin.site.urls),

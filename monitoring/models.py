@@ -1,0 +1,1 @@
+"""Monitoring's own tables. It reads other apps' tables and never writes them."""
