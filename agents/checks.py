@@ -14,10 +14,11 @@ def sandbox_shared_uid_allowed(app_configs=None, **kwargs) -> list[CheckMessage]
             "SANDBOX_ALLOW_SHARED_UID is set: where the host cannot isolate sandbox children, "
             "agent and tool code runs with the worker's uid and sees the host's filesystem.",
             hint=(
-                "Such code can then signal the worker, read what the worker's user can read "
-                "(the project, .env, the SQLite file) and reach Unix sockets such as "
-                "PostgreSQL's. Enable unprivileged user namespaces or run the worker as root, "
-                "and unset SANDBOX_ALLOW_SHARED_UID."
+                "Such code can then signal or kill the worker, its fork server and other runs, "
+                "read what the worker's user can read (the project, .env, the SQLite file, "
+                "other runs' work directories) and reach Unix sockets such as PostgreSQL's and "
+                "Redis's. Enable unprivileged user namespaces or run the worker as root, and "
+                "unset SANDBOX_ALLOW_SHARED_UID."
             ),
             id="agents.W001",
         )

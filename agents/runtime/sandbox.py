@@ -19,8 +19,9 @@ process (the ``sandbox_child`` package) that:
 
 - starts with an **empty environment** and clears it again after importing smolagents (whose
   import loads a project ``.env`` through python-dotenv);
-- gets a **private mount namespace** in both modes (``sandbox_child/isolation.py``; the
-  kernel directly, not bubblewrap: no exec, so a forked child keeps the warm interpreter): a
+- gets a **private mount namespace** (and ipc namespace) in both modes
+  (``sandbox_child/isolation.py``; the kernel directly, not bubblewrap: no exec, so a forked
+  child keeps the warm interpreter): a
   tmpfs working dir capped in bytes and inodes (bound on /tmp, /var/tmp, /dev/shm too, freed
   with the child); the project directory, /home, /root, /run and /var/run hidden under empty
   tmpfs, so the host's Unix sockets (PostgreSQL's, Redis's, D-Bus) and private files are
@@ -42,7 +43,9 @@ process (the ``sandbox_child`` package) that:
 - **fails closed**: the ready report says whether the child is ``isolated`` (private mounts,
   and a dedicated uid or dropped capabilities); ``wait_ready`` refuses a child that is not,
   and ``harden_worker_process()`` (worker start) refuses to start the worker, unless
-  ``SandboxLimits.allow_shared_uid`` (``SANDBOX_ALLOW_SHARED_UID=1``; a system check warns);
+  ``SandboxLimits.allow_shared_uid`` (``SANDBOX_ALLOW_SHARED_UID=1``; a system check warns).
+  ``isolation_state()`` says which of these the host gives (for the ops board and the worker
+  heartbeat);
 - runs in a worker made non-dumpable by ``harden_worker_process()``;
 - gets ``resource`` limits: address space, CPU seconds (SIGXCPU, then SIGKILL; pid 1 ignores
   an unhandled SIGXCPU, so it exits on it from a C handler), processes, open files, file size
@@ -73,8 +76,7 @@ Not contained (know this before relying on it)
 - Without a pid namespace (``pid_ns`` false) and not root: a child could signal the worker,
   the fork server and other children, and a double-forked process could outlive its run.
 - Kernel exploits, CPU/memory pressure within the limits, side channels. No seccomp filter and
-  no cgroup: RLIMIT_AS bounds virtual memory per process, not the sum of a process tree. No
-  ipc namespace yet (System V IPC objects of the same uid are shared).
+  no cgroup: RLIMIT_AS bounds virtual memory per process, not the sum of a process tree.
 - Forked children share the zygote's address-space layout (ASLR), stack canary and
   ``str`` hash secret: one run learns them for all runs of that zygote (a memory-corruption
   exploit of another child would still need control of that run's inputs).
@@ -95,8 +97,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .uids import UIDS, kill_uid
 
@@ -211,17 +214,17 @@ def harden_worker_process(
     and no core dump will hold its secrets. Then starts one sandbox child to check that this
     host gives children the isolation they need: raises ``SandboxError`` ("start") if not,
     unless ``limits.allow_shared_uid`` (SANDBOX_ALLOW_SHARED_UID=1). Returns what was
-    applied."""
+    applied; what the probe found is kept for ``isolation_state()``."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     if not check_isolation:
         return {"root": os.geteuid() == 0, "dumpable": libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0)}
     limits = limits or SandboxLimits()
-    probe = start_sandbox(limits)  # raises when not isolated and shared uids are not allowed
-    report = probe.info
-    probe.close()
-    if not report.get("isolated"):
-        logger.warning("%s (allowed by SANDBOX_ALLOW_SHARED_UID)", isolation_failure(report))
+    report, state = _probe_isolation(limits)
+    if state["mode"] == "unavailable":
+        raise SandboxError("start", state["reason"])
+    if state["mode"] == "shared-uid":
+        logger.warning("%s (allowed by SANDBOX_ALLOW_SHARED_UID)", state["reason"])
     return {
         "root": os.geteuid() == 0,
         "dumpable": libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0),
@@ -230,6 +233,83 @@ def harden_worker_process(
         "user_ns": bool(report.get("user_ns")),
         "hidden": report.get("hidden", []),
     }
+
+
+_state_lock = threading.Lock()
+_state: dict | None = None
+
+
+def describe_isolation(report: dict, setup: dict | None, *, allow_shared_uid: bool) -> dict:
+    """What a child's ready report (and its setup reply, which says whether the run got its
+    own network namespace) tells about this host's sandbox, as plain JSON data.
+
+    ``mode``: ``isolated`` (children get every isolation their mode needs), ``shared-uid``
+    (they do not, and SANDBOX_ALLOW_SHARED_UID lets them run anyway: see the module docstring
+    for what that exposes) or ``unavailable`` (they do not; the worker refuses to start).
+    ``uid_mode``: ``dedicated`` (root worker, a uid per child), ``userns`` (ordinary user, a user
+    namespace per child, no capability left) or ``shared`` (the worker's own uid)."""
+    isolated = report.get("isolated") is True
+    if isolated:
+        mode = "isolated"
+    elif allow_shared_uid:
+        mode = "shared-uid"
+    else:
+        mode = "unavailable"
+    if report.get("dedicated_uid"):
+        uid_mode = "dedicated"
+    elif report.get("user_ns") and report.get("caps_dropped"):
+        uid_mode = "userns"
+    else:
+        uid_mode = "shared"
+    names = (("user", "user_ns"), ("mount", "mount_ns"), ("ipc", "ipc_ns"), ("pid", "pid_ns"))
+    namespaces = [name for name, key in names if report.get(key)]
+    network = "unknown"
+    if setup is not None and "net_isolated" in setup:
+        network = "own namespace" if setup["net_isolated"] else "host"
+        if setup["net_isolated"]:
+            namespaces.append("net")
+    return {
+        "mode": mode,
+        "uid_mode": uid_mode,
+        "namespaces": namespaces,
+        "network": network,
+        "hidden": list(report.get("hidden") or []),
+        "root": os.geteuid() == 0,
+        "worker_uid": os.geteuid(),
+        "allow_shared_uid": allow_shared_uid,
+        "reason": None if isolated else isolation_failure(report),
+        "checked_at": time.time(),
+    }
+
+
+def _probe_isolation(limits: SandboxLimits) -> tuple[dict, dict]:
+    """Start one child (allowed to come up unisolated: it runs no code) and describe what it
+    got; remember the description for ``isolation_state()``. Returns (report, state)."""
+    global _state
+    report: dict = {}
+    try:
+        with start_sandbox(replace(limits, allow_shared_uid=True)) as probe:
+            report = dict(probe.info)
+            setup = probe.setup([], [])
+        state = describe_isolation(report, setup, allow_shared_uid=limits.allow_shared_uid)
+    except SandboxError as exc:
+        state = describe_isolation({}, None, allow_shared_uid=False)
+        state["reason"] = f"no sandbox child could start: {exc}"
+    with _state_lock:
+        _state = state
+    return report, dict(state)
+
+
+def isolation_state(limits: SandboxLimits | None = None, *, refresh: bool = False) -> dict:
+    """This host's sandbox isolation, for the ops board and the worker heartbeat:
+    ``{"mode", "uid_mode", "namespaces", "network", "hidden", "root", "worker_uid",
+    "allow_shared_uid", "reason", "checked_at"}`` (``describe_isolation``). The last probe's
+    (``harden_worker_process()`` probes at worker start); probes anew (one sandbox child, about
+    10 ms) when there was none or ``refresh``. Never raises."""
+    with _state_lock:
+        if _state is not None and not refresh:
+            return dict(_state)
+    return _probe_isolation(limits or SandboxLimits())[1]
 
 
 def _describe_exit(code: int | None, limits: SandboxLimits) -> str:
@@ -267,6 +347,8 @@ class Sandbox:
         self.forked = False
         self.info: dict = {}
         self.uid: int | None = None
+        # A zygote.ForkedProcess (forked by the fork server) or a subprocess.Popen (direct).
+        self._proc: Any = None
         lim = self.limits
         if os.geteuid() == 0 and lim.uid_base is not None:
             self.uid = UIDS.acquire(lim.uid_base, lim.uid_count)

@@ -1,5 +1,8 @@
 """Every abuse payload through the real CodeAgent + SandboxExecutor path: contained, no canary,
-bounded time, the parent alive with flat memory. No database needed."""
+bounded time, the parent alive with flat memory, no trace on the host, and a concurrent run's
+child (the ``victim`` payloads' target) alive with its work dir intact. No database needed.
+
+Runs as root (dedicated child uids) and, in CI, as an ordinary user (``.ci/sandbox-nonroot``)."""
 
 import fcntl
 import os
@@ -8,13 +11,19 @@ import secrets
 import pytest
 
 from agents.runtime.pool import SandboxPool
-from agents.runtime.sandbox import SandboxLimits
+from agents.runtime.sandbox import PROJECT_DIR, SandboxLimits
 from agents.runtime.uids import UID_LOCK_DIR
 from agents.runtime.uids import pids_of_uid as _pids_of_uid
 from tests.agents.abuse_corpus import (
     CANARY_ENV,
     DEFAULT_EXPECT,
     PAYLOADS,
+    Targets,
+    host_secrets,
+    host_snapshot,
+    host_socket_listening,
+    host_sockets,
+    host_traces,
     no_escapees,
     run_payload,
     vm_rss_kib,
@@ -51,12 +60,31 @@ def pool(canary):
     pool.shutdown()
 
 
+@pytest.fixture(scope="module")
+def targets(pool):
+    """The real targets: this worker, its fork server, secret files it can read, listening
+    Unix sockets it can reach."""
+    with host_secrets(PROJECT_DIR) as (files, canaries), host_sockets() as sockets:
+        assert files, "no secret file to aim at"
+        assert sockets, "no Unix socket to aim at"
+        yield Targets(
+            PROJECT_DIR,
+            zygote_pid(LIMITS.python),
+            secret_files=files,
+            canaries=canaries,
+            sockets=sockets,
+        )
+
+
 @pytest.mark.parametrize("payload", PAYLOADS, ids=[p["id"] for p in PAYLOADS])
-def test_payload_is_contained(payload, pool, canary):
+def test_payload_is_contained(payload, pool, canary, targets):
     if payload.get("requires_root") and os.geteuid() != 0:
         pytest.skip("only contained when the worker runs as root (dedicated child uids)")
+    if payload.get("host_socket") and not host_socket_listening(payload["host_socket"]):
+        pytest.skip(f"nothing listens on {payload['host_socket']} on this host")
     zygote = zygote_pid(LIMITS.python)
-    result = run_payload(payload, pool)
+    snapshot = host_snapshot(PROJECT_DIR)
+    result = run_payload(payload, pool, targets)
     RESULTS[payload["id"]] = result
 
     # This process (the worker) is alive by construction; its fork server must be too.
@@ -64,6 +92,12 @@ def test_payload_is_contained(payload, pool, canary):
     assert no_escapees(), "a process of the run outlived it"
 
     assert canary not in result["all_text"]
+    for secret in targets.canaries:
+        assert secret not in result["all_text"]
+    assert host_traces(PROJECT_DIR, snapshot) == []
+    if payload.get("victim"):  # the other run: alive, its work dir intact and unseen
+        assert result["victim_answer"] == result["victim_secret"], result
+        assert result["victim_secret"] not in result["all_text"]
     assert result["elapsed"] < BOUND_SECONDS, result
     assert result["outcome"] in payload.get("expect", DEFAULT_EXPECT), result
     if payload.get("at_setup"):

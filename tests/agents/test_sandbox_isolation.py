@@ -2,6 +2,7 @@
 user namespace): no host sockets or private directories, mounts it cannot undo, its own pid
 namespace, and a worker that refuses children it cannot isolate (fail closed)."""
 
+import json
 import os
 import sys
 import textwrap
@@ -17,6 +18,7 @@ from agents.runtime.sandbox import (
     SandboxError,
     SandboxLimits,
     harden_worker_process,
+    isolation_state,
     start_sandbox,
 )
 from tools_registry.specs import ToolSpec
@@ -214,6 +216,47 @@ def test_worker_refuses_to_start_without_isolation():
     assert harden_worker_process(allowed)["isolated"] is False
     applied = harden_worker_process(LIMITS)
     assert applied["isolated"] and applied["dumpable"] == 0
+
+
+def test_isolation_state_says_what_children_get_in_this_mode():
+    state = isolation_state(LIMITS, refresh=True)
+    assert json.loads(json.dumps(state)) == state  # plain data for the heartbeat and ops board
+    assert state["mode"] == "isolated" and state["reason"] is None
+    assert {"mount", "ipc", "pid", "net"} <= set(state["namespaces"])
+    assert state["network"] == "own namespace"
+    assert os.path.realpath("/run") in state["hidden"] and PROJECT_DIR in state["hidden"]
+    if os.geteuid() == 0:
+        assert state["uid_mode"] == "dedicated" and "user" not in state["namespaces"]
+        assert state["root"] is True
+    else:
+        assert state["uid_mode"] == "userns" and "user" in state["namespaces"]
+        assert state["root"] is False and state["worker_uid"] == os.geteuid()
+    # Kept: asked again, the same probe answers (the heartbeat starts no child).
+    assert isolation_state()["checked_at"] == state["checked_at"]
+
+
+def test_isolation_state_without_isolation_names_the_mode_and_the_reason():
+    def unisolated(allow: bool) -> SandboxLimits:
+        return SandboxLimits(
+            memory_bytes=256 << 20, private_mounts=False, uid_base=None, allow_shared_uid=allow
+        )
+
+    shared = isolation_state(unisolated(True), refresh=True)
+    assert shared["mode"] == "shared-uid" and shared["uid_mode"] == "shared"
+    assert "mount" not in shared["namespaces"] and shared["hidden"] == []
+    assert "SANDBOX_ALLOW_SHARED_UID" in shared["reason"]
+    refused = isolation_state(unisolated(False), refresh=True)
+    assert refused["mode"] == "unavailable" and "isolation unavailable" in refused["reason"]
+
+
+def test_the_worker_start_probe_is_the_isolation_state():
+    isolation_state(LIMITS, refresh=True)
+    refused = SandboxLimits(memory_bytes=256 << 20, private_mounts=False, allow_shared_uid=False)
+    with pytest.raises(SandboxError):
+        harden_worker_process(refused)
+    assert isolation_state()["mode"] == "unavailable"  # what the heartbeat would show
+    harden_worker_process(LIMITS)
+    assert isolation_state()["mode"] == "isolated"
 
 
 def test_allow_shared_uid_comes_from_the_setting(settings):

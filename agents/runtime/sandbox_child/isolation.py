@@ -1,10 +1,11 @@
 """Isolating the child process: steps 2-4 of its start-up, and the network at setup.
 
 Nothing here runs untrusted code; it prepares the process that will. Each step is reported in
-the ready message (``isolated``, ``mount_ns``, ``user_ns``, ``dedicated_uid``, ``hidden``, and
-``mount_error`` / ``drop_error`` when a step failed), so the worker can refuse a child that
-did not get the isolation its mode needs (``Sandbox.wait_ready``) and the tests can see what a
-child really got.
+the ready message (``isolated``, ``mount_ns``, ``user_ns``, ``ipc_ns``, ``pid_ns``,
+``dedicated_uid``, ``hidden``, and ``mount_error`` / ``drop_error`` when a step failed), so the
+worker can refuse a child that did not get the isolation its mode needs (``Sandbox.wait_ready``),
+say what this host gives (``sandbox.isolation_state``) and the tests can see what a child really
+got.
 
 The mount namespace comes from the kernel directly (no bubblewrap: one fewer binary to trust
 and install, and no exec, so a forked child keeps the zygote's warm interpreter):
@@ -112,6 +113,7 @@ def _enter_user_namespace(report: dict) -> None:
     finally:
         libc.prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0)
     report["user_ns"] = True
+    report["ipc_ns"] = True
 
 
 class _CapHeader(ctypes.Structure):
@@ -370,6 +372,7 @@ def isolate(cfg: dict) -> tuple[str, dict]:
         "dedicated_uid": False,
         "mount_ns": False,
         "user_ns": False,
+        "ipc_ns": False,
         "pid_ns": False,
         "isolated": False,
     }
@@ -382,6 +385,7 @@ def isolate(cfg: dict) -> tuple[str, dict]:
         try:
             if as_root:
                 _check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC), "unshare(NEWNS|NEWIPC)")
+                report["ipc_ns"] = True
             else:
                 _enter_user_namespace(report)
             workdir = _isolate_mounts(cfg, report)
