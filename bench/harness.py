@@ -55,7 +55,11 @@ def platform(*, workers: int = 1, worker_args: tuple[str, ...] = (), llm=None):
     env = {
         **os.environ,
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp}/bench.sqlite3"),
-        "DEBUG": "1",
+        # As in production (DEBUG=1 records every query, in the worker too); plain HTTP, as
+        # Django's test client speaks it here.
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-not-secret-" + "0123456789abcdef" * 3,
+        "SECURE_SSL_REDIRECT": "0",
     }
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)

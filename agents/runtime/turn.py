@@ -157,6 +157,8 @@ def _build(
     from .executor import SandboxExecutor, quiet_logger
     from .proxy import proxy_tools
 
+    _use_compiled_templates()
+
     allowed = list(agent.allowed_imports)
     executor = SandboxExecutor(
         allowed,
@@ -190,6 +192,33 @@ def _parsed_code_agent_prompts() -> dict:
 
     source = importlib.resources.files("smolagents.prompts").joinpath("code_agent.yaml")
     return yaml.safe_load(source.read_text())
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_template(template: str) -> Any:
+    from jinja2 import StrictUndefined, Template
+
+    return Template(template, undefined=StrictUndefined)
+
+
+def populate_template(template: str, variables: dict[str, Any]) -> str:
+    """smolagents' `populate_template`, with each template compiled once per process.
+
+    smolagents compiles its Jinja templates on every call: the system prompt alone (about
+    17 ms) twice per turn, then the planning and final-answer ones. Compiling is a pure
+    function of the template's text, and a compiled Template renders safely from many
+    threads, so the cache changes nothing but the time (docs/smolagents-notes.md §7)."""
+    try:
+        return _compiled_template(template).render(**variables)
+    except Exception as e:  # the message smolagents raises, unchanged
+        raise Exception(f"Error during jinja template rendering: {type(e).__name__}: {e}") from e
+
+
+def _use_compiled_templates() -> None:
+    import smolagents.agents
+
+    if smolagents.agents.populate_template is not populate_template:
+        smolagents.agents.populate_template = populate_template
 
 
 def code_agent_prompts() -> dict:
