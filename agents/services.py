@@ -1,7 +1,7 @@
 """Agents: the only writers of agent, conversation and run state."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +11,7 @@ from accounts.models import User
 from core.errors import Conflict, Forbidden, NotFound
 
 from . import signals
-from .models import Agent, AgentActivity, Conversation, Run, RunStep
+from .models import Agent, AgentActivity, Conversation, Run, RunStep, Worker
 from .validation import AgentConfig, config_errors, config_summary, validate_config
 
 logger = logging.getLogger(__name__)
@@ -162,18 +162,35 @@ def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | 
             raise Conflict("This conversation already has a turn in progress; wait for it.")
         conversation.save(update_fields=["updated_at"])
     run = Run.objects.create(
-        conversation=conversation, agent=agent, agent_name=agent.name, user=user, message=message
+        conversation=conversation,
+        agent=agent,
+        agent_name=agent.name,
+        user=user,
+        message=message,
+        traceparent=_traceparent(),
     )
     transaction.on_commit(lambda: _enqueue_turn(run.pk))
     return run
+
+
+def _traceparent() -> str:
+    """The W3C `traceparent` of the span active now (a request traced by the web's optional
+    OpenTelemetry instrumentation), or "": the run's trace continues the request's."""
+    from opentelemetry import propagate
+
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent", "")[:55]
 
 
 def _enqueue_turn(run_id: int) -> None:
     from .runtime import wakeup
     from .tasks import execute_run
 
-    execute_run.enqueue(run_id=run_id)
-    wakeup.announce()  # idle workers claim it now instead of at their next poll
+    # One commit for both: PostgreSQL delivers the NOTIFY when the task row commits.
+    with transaction.atomic():
+        execute_run.enqueue(run_id=run_id)
+        wakeup.announce()  # idle workers claim it now instead of at their next poll
 
 
 def run_cancel(*, run: Run, by: User, staff: bool = False) -> Run:
@@ -259,7 +276,7 @@ def runs_reap() -> int:
     """
     now = timezone.now()
     lease = timedelta(seconds=settings.AGENT_RUN_LEASE_SECONDS)
-    dead = "The worker executing this turn stopped responding (crashed or was killed)."
+    dead = Run.WORKER_LOST_ERROR
     stale = Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=now - lease)
     abandoned = dict.fromkeys(stale.values_list("pk", flat=True), dead)
     # A live worker moves a run to running a moment after claiming its task. The task rows
@@ -343,6 +360,45 @@ def _turn_tasks_running() -> list[tuple]:
         started_at__isnull=False,
     ).values_list("pk", "args_kwargs", "started_at")
     return [(pk, (args.get("kwargs") or {}).get("run_id"), started) for pk, args, started in rows]
+
+
+# --- worker registry (the ops board) ----------------------------------------------------
+
+
+def worker_heartbeat(
+    *,
+    name: str,
+    started_at: datetime,
+    capacity: int,
+    in_flight: int,
+    isolation: dict,
+    pool: dict,
+) -> Worker:
+    """Register a worker process or refresh its row (its reaper thread, every tick)."""
+    worker, _ = Worker.objects.update_or_create(
+        name=name[:64],
+        defaults={
+            "started_at": started_at,
+            "last_seen": timezone.now(),
+            "capacity": max(0, capacity),
+            "in_flight": max(0, in_flight),
+            "isolation": isolation,
+            "pool": pool,
+        },
+    )
+    return worker
+
+
+def worker_deregister(*, name: str) -> None:
+    """A worker shutting down cleanly leaves the board."""
+    Worker.objects.filter(name=name[:64]).delete()
+
+
+def workers_prune(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Forget workers not seen for a long time (killed, their host gone); the board shows
+    them as stale until then."""
+    deleted, _ = Worker.objects.filter(last_seen__lt=timezone.now() - older_than).delete()
+    return deleted
 
 
 def run_execute(*, run_id: int, worker_id: str = "") -> None:

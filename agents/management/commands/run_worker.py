@@ -28,6 +28,9 @@ from django_tasks_db.utils import exclusive_transaction, is_locked_database_exce
 
 logger = logging.getLogger("agents.worker")
 
+# After a claim the database refused (locked) or that failed: the wake-up was spent on it.
+RETRY_SECONDS = 0.05
+
 
 class ConcurrentWorker(Worker):
     def __init__(self, *, concurrency: int, **kwargs):
@@ -35,8 +38,9 @@ class ConcurrentWorker(Worker):
         self.concurrency = concurrency
         self.busy = 0  # turns executing now
         self.idle = threading.Condition()
-        # Set by a NOTIFY (agents.runtime.wakeup): a turn was queued, claim now.
+        # Set by a wake-up (agents.runtime.wakeup): a turn was queued, claim now.
         self.wakeup = threading.Event()
+        self.listener: threading.Thread | None = None  # what sets it, once running
 
     def shutdown(self, signum, frame) -> None:
         if not self.running:
@@ -47,9 +51,10 @@ class ConcurrentWorker(Worker):
         )
         self.running = False
 
-    def claim(self, limit: int) -> list[DBTaskResult]:
+    def claim(self, limit: int) -> list[DBTaskResult] | None:
         """Claim up to `limit` ready tasks in one transaction: a burst of turns is picked up
-        in one round trip instead of one poll per turn."""
+        in one round trip instead of one poll per turn. None: tasks are ready but the
+        database was locked (SQLite's writers take turns), so try again soon."""
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not self.process_all_queues:
             tasks = tasks.filter(queue_name__in=self.queue_names)
@@ -57,35 +62,37 @@ class ConcurrentWorker(Worker):
         # transaction takes the database's write lock), so polling often stays cheap.
         if not tasks.exists():
             return []
-        with exclusive_transaction(tasks.db):
-            try:
+        try:
+            with exclusive_transaction(tasks.db):
                 claimed = list(tasks.select_for_update(skip_locked=True)[:limit])
-            except OperationalError as exc:
-                if is_locked_database_exception(exc):
-                    return []
-                raise
-            for task_result in claimed:
-                task_result.claim(self.worker_id)
-            return claimed
+                for task_result in claimed:
+                    task_result.claim(self.worker_id)
+                return claimed
+        except OperationalError as exc:
+            if is_locked_database_exception(exc):
+                return None
+            raise
 
     def run(self) -> None:
-        from agents.runtime import wakeup
+        from agents.runtime import periodic, wakeup
         from agents.runtime.reaper import Reaper
         from agents.runtime.sandbox import harden_worker_process
 
         harden_worker_process()
         # At once (turns a previous, crashed worker left behind), then on its own clock,
         # with or without turns in flight: no new turn has to arrive for the dead to be reaped.
-        reaper = Reaper()
+        reaper = Reaper(worker=self)  # also this worker's heartbeat on the ops board
         reaper.start()
-        listener = None
-        if wakeup.supported():
-            listener = wakeup.Listener(self.wakeup)
+        ticker = periodic.Ticker()  # the apps' time-driven jobs (auctions ending...)
+        ticker.start()
+        self.listener = listener = wakeup.listener(self.wakeup)
+        if listener is not None:
             listener.start()
         try:
             self._claim_loop()
         finally:
             reaper.stop()
+            ticker.stop()
             if listener is not None:
                 listener.stop()
             connection.close()
@@ -121,7 +128,10 @@ class ConcurrentWorker(Worker):
                 # A broken connection is replaced on the next claim; a healthy one stays
                 # open between polls (reconnecting on every poll cost more than the poll).
                 close_old_connections()
-                claimed = []
+                claimed = None
+            if claimed is None:  # a task is (or may be) ready: not a whole poll interval
+                self.wakeup.wait(min(self.interval, RETRY_SECONDS))
+                continue
             if not claimed:
                 self.wakeup.wait(self.interval)
                 continue
@@ -155,8 +165,8 @@ class Command(BaseCommand):
             "--interval",
             type=float,
             default=None,
-            help="Idle poll interval (s); default 0.05 on SQLite, 1 on PostgreSQL, where a "
-            "queued turn wakes the worker at once (LISTEN/NOTIFY) and the poll is a fallback.",
+            help="Idle poll interval (s); default 1, a fallback: a queued turn wakes the "
+            "worker at once (PostgreSQL LISTEN/NOTIFY, a Unix socket on SQLite), else 0.05.",
         )
         parser.add_argument("--queue-name", default="default")
         parser.add_argument("--worker-id", default=f"{socket.gethostname()}:{os.getpid()}"[:64])
