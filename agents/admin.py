@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from core.admin import ReadOnlyAdmin
 
-from .models import Agent, AgentActivity, Conversation, Run, RunStep
+from .models import Agent, AgentActivity, Conversation, Run, RunStep, Worker
 from .services import agent_stop, run_cancel
 
 
@@ -116,3 +116,20 @@ class RunAdmin(ReadOnlyAdmin):
             run = run_cancel(run=run, by=request.user, staff=True)
             cancelled += run.status == Run.Status.CANCELLED
         self.message_user(request, f"Cancelled {cancelled} run(s).", messages.SUCCESS)
+
+
+@admin.register(Worker)
+class WorkerAdmin(ReadOnlyAdmin):
+    """Worker processes as they report themselves (the ops board, /ops/, shows them live)."""
+
+    list_display = ("name", "last_seen", "stale", "in_flight", "capacity", "mode", "started_at")
+    search_fields = ("name",)
+    readonly_fields = [field.name for field in Worker._meta.fields]
+
+    @admin.display(boolean=True, description="stale")
+    def stale(self, obj: Worker) -> bool:
+        return obj.is_stale
+
+    @admin.display(description="isolation")
+    def mode(self, obj: Worker) -> str:
+        return obj.isolation_mode

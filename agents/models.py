@@ -1,6 +1,8 @@
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Max, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from core.errors import Forbidden, NotFound
@@ -27,8 +29,12 @@ class AgentQuerySet(models.QuerySet):
             rentals__renter=user, rentals__expires_at__gt=timezone.now()
         ).values("pk")
 
-    def _listed(self) -> models.QuerySet:
-        return Agent.objects.filter(listings__status="active").values("pk")
+    def _listed_q(self) -> Q:
+        # A correlated EXISTS on the listing's one-active-listing-per-agent index, not an IN
+        # over every listed agent: a page of 25 probes 25 rows, whatever the number of
+        # listings (issue 13). The model through the relation: agents never import marketplace.
+        listing = Agent._meta.get_field("listings").related_model
+        return Q(Exists(listing._default_manager.filter(agent=OuterRef("pk"), status="active")))
 
     def _usable_q(self, user) -> Q:
         if not getattr(user, "is_authenticated", False):
@@ -41,7 +47,7 @@ class AgentQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> "AgentQuerySet":
         """Usable agents plus those anyone may look at (an active listing)."""
-        return self.filter(self._usable_q(user) | Q(pk__in=self._listed()))
+        return self.filter(self._usable_q(user) | self._listed_q())
 
     def reviewable_by(self, user) -> "AgentQuerySet":
         """Visible agents plus those the user ran before: a past renter still sees the
@@ -49,16 +55,21 @@ class AgentQuerySet(models.QuerySet):
         if not getattr(user, "is_authenticated", False):
             return self.visible_to(user)
         ran = Run.objects.filter(user=user).values("agent_id")
-        return self.filter(self._usable_q(user) | Q(pk__in=self._listed()) | Q(pk__in=ran))
+        return self.filter(self._usable_q(user) | self._listed_q() | Q(pk__in=ran))
 
     def with_rental_expiry(self, user) -> "AgentQuerySet":
-        """Annotate `rental_expires_at`: the end of the user's unexpired rental, or None."""
-        return self.annotate(
-            rental_expires_at=Max(
-                "rentals__expires_at",
-                filter=Q(rentals__renter=user, rentals__expires_at__gt=timezone.now()),
+        """Annotate `rental_expires_at`: the end of the user's unexpired rental, or None. A
+        subquery per row, not a join and GROUP BY: under a LIMIT, PostgreSQL evaluates it
+        for the page's rows only (issue 13)."""
+        rental = Agent._meta.get_field("rentals").related_model
+        latest = (
+            rental._default_manager.filter(
+                agent=OuterRef("pk"), renter=user, expires_at__gt=timezone.now()
             )
+            .order_by("-expires_at")
+            .values("expires_at")[:1]
         )
+        return self.annotate(rental_expires_at=Subquery(latest))
 
     def get_for(self, user, pk, *, need: str = "see") -> "Agent":
         """The access rule for agents, shared by pages and the API.
@@ -73,8 +84,19 @@ class AgentQuerySet(models.QuerySet):
             pk = int(pk)
         except (TypeError, ValueError):
             raise NotFound("Agent not found.") from None
-        scope = self.reviewable_by(user) if need == "review" else self.visible_to(user)
-        agent = scope.filter(pk=pk).first()
+
+        def scope() -> "AgentQuerySet":
+            return self.reviewable_by(user) if need == "review" else self.visible_to(user)
+
+        if getattr(user, "is_authenticated", False):
+            # The owner sees their agent whatever else holds: one query by id, without the
+            # visibility subqueries, whose building costs more than the rest of an agent
+            # page (issue 13). Anyone else: also among the agents the rule lets them see.
+            agent = self.filter(pk=pk).first()
+            if agent is not None and agent.owner_id != user.pk:
+                agent = agent if scope().filter(pk=pk).exists() else None
+        else:
+            agent = scope().filter(pk=pk).first()
         if agent is None:
             raise NotFound("Agent not found.")
         if not agent.permits(user, need):
@@ -193,6 +215,10 @@ class RunQuerySet(models.QuerySet):
     def final(self) -> "RunQuerySet":
         return self.exclude(status__in=Run.IN_FLIGHT)
 
+    def worker_lost(self) -> "RunQuerySet":
+        """Runs the reaper failed after their worker's heartbeat stopped (crashed, killed)."""
+        return self.filter(status=Run.Status.FAILED, error=Run.WORKER_LOST_ERROR)
+
     def visible_to(self, user) -> "RunQuerySet":
         """Runs the user started, and only those: a run belongs to whoever started it. The
         agent's owner sees renters' runs only as aggregate stats, and after a sale the new
@@ -226,6 +252,9 @@ class Run(models.Model):
         TIMED_OUT = "timed_out"
 
     IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
+    # The error of a run the reaper failed because its worker's heartbeat stopped (services.
+    # runs_reap); the ops board counts them (`Run.objects.worker_lost()`).
+    WORKER_LOST_ERROR = "The worker executing this turn stopped responding (crashed or was killed)."
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="runs")
     # Denormalised from the conversation: stats and the dashboard read it. NULL once the
@@ -251,6 +280,9 @@ class Run(models.Model):
     worker_id = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The W3C trace context of the request that queued the run, when it was traced
+    # (OpenTelemetry, optional): the run's trace continues it, so request → task → run link up.
+    traceparent = models.CharField(max_length=55, blank=True)
 
     objects = RunQuerySet.as_manager()
 
@@ -259,6 +291,17 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["status", "heartbeat_at"]),
             models.Index(fields=["agent", "-created_at"]),
+            # An agent's health (monitoring/health.py) reads only these columns: covering.
+            models.Index(
+                fields=[
+                    "agent",
+                    "finished_at",
+                    "status",
+                    "duration_ms",
+                    "input_tokens",
+                    "output_tokens",
+                ]
+            ),
             models.Index(fields=["conversation", "created_at"]),
         ]
 
@@ -303,3 +346,60 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.run_id} step {self.index}"
+
+
+class WorkerQuerySet(models.QuerySet):
+    def stale_before(self) -> "datetime":
+        return timezone.now() - timedelta(seconds=Worker.stale_after_seconds())
+
+    def live(self) -> "WorkerQuerySet":
+        return self.filter(last_seen__gte=self.stale_before())
+
+    def stale(self) -> "WorkerQuerySet":
+        return self.filter(last_seen__lt=self.stale_before())
+
+
+class Worker(models.Model):
+    """A `run_worker` process, as it last reported itself (the ops board reads these).
+
+    Its reaper thread refreshes the row every AGENT_REAP_INTERVAL_SECONDS
+    (agents/runtime/registry.py) and deletes it on a clean shutdown; a killed worker's row
+    goes stale (no sign of life for a few intervals) and is pruned an hour later.
+    """
+
+    name = models.CharField(max_length=64, unique=True, help_text="host:pid")
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    capacity = models.PositiveIntegerField(default=0, help_text="Turns it holds at once.")
+    in_flight = models.PositiveIntegerField(default=0, help_text="Turns executing now.")
+    # How its sandbox children are isolated (agents.runtime.sandbox.isolation_state()).
+    isolation = models.JSONField(default=dict, blank=True)
+    # Its pool of warm sandbox children: size, ready, warm_hits, cold_starts.
+    pool = models.JSONField(default=dict, blank=True)
+
+    objects = WorkerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def stale_after_seconds() -> float:
+        """No heartbeat for three reaper intervals (15 s by default): likely dead, hung or cut
+        off; its turns are reaped once their lease (AGENT_RUN_LEASE_SECONDS) expires."""
+        return max(1.0, 3 * settings.AGENT_REAP_INTERVAL_SECONDS)
+
+    @property
+    def silent_seconds(self) -> float:
+        """Seconds since its last heartbeat."""
+        return max(0.0, (timezone.now() - self.last_seen).total_seconds())
+
+    @property
+    def is_stale(self) -> bool:
+        return self.silent_seconds > self.stale_after_seconds()
+
+    @property
+    def isolation_mode(self) -> str:
+        return str((self.isolation or {}).get("mode") or "unknown")

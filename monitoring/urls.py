@@ -3,8 +3,14 @@
 Mounted at the site root (config/urls.py), so each path here is written in full.
 """
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views, views_ops
 
 app_name = "monitoring"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("dashboard/agents/<int:pk>/health/", views.agent_health, name="agent_health"),
+    path("ops/", views_ops.ops_board, name="ops"),
+    path("metrics", views_ops.metrics, name="metrics"),
+]

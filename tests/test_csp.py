@@ -84,7 +84,7 @@ def inline_code(html: str) -> list[str]:
 def pages(client):
     """URL name → URL of every page, with data behind each: an agent with tools, steps, a
     conversation, listings, a rental, a sale, ratings, a tool with two versions, a token."""
-    viewer = UserFactory(username="viewer")
+    viewer = UserFactory(username="viewer", is_staff=True)  # staff: /ops/, /metrics
     seller = UserFactory(username="seller")
     tool = ToolFactory(name="shout", owner=viewer)
     ToolVersionFactory(tool=tool, version=2, created_by=viewer)
@@ -137,6 +137,9 @@ def pages(client):
         "gamification:leaderboard": "/leaderboard/",
         "gamification:achievement_list": "/leaderboard/achievements/",
         "gamification:agent_stats": f"/leaderboard/agents/{theirs.pk}/",
+        "monitoring:ops": "/ops/",  # the viewer is staff
+        "monitoring:metrics": "/metrics",
+        "monitoring:agent_health": f"/dashboard/agents/{agent.pk}/health/?window=30d",
         # Error pages.
         "404": "/dashboard/agents/999999/",
         "403": f"/dashboard/agents/{theirs.pk}/edit/",

@@ -63,4 +63,65 @@
   }
   closeOnPhones(document);  // deferred: the document is parsed
   document.addEventListener("htmx:load", function (event) { closeOnPhones(event.detail.elt); });
+
+  // Live run cards. A card still in flight (data-run-events) follows its run's event stream
+  // (GET /api/v1/runs/{id}/events, server-sent events) and re-fetches itself (its hx-get)
+  // when a step is stored or the status changes, instead of polling every second. One
+  // EventSource per run, kept across the card's swaps; the browser reconnects it with
+  // Last-Event-ID when the server ends a stream (each lives about a minute). While a stream
+  // is not open (refused, dropped, a proxy that buffers), the card's 1 s poll runs as before.
+  const runStreams = new Map();  // card id -> {source, open}
+  const refreshDue = new Set();  // card ids with a re-fetch scheduled
+  let streamRefresh = null;  // the card whose stream-driven request is being issued
+
+  function refreshCard(id) {
+    // Events come in bursts (a replay, a step and a status together): one re-fetch each.
+    if (refreshDue.has(id)) return;
+    refreshDue.add(id);
+    window.setTimeout(function () {
+      refreshDue.delete(id);
+      const card = document.getElementById(id);
+      if (!card || !window.htmx || !card.getAttribute("hx-get")) return;
+      streamRefresh = card;
+      try {
+        window.htmx.ajax("GET", card.getAttribute("hx-get"), { source: card, target: card, swap: "outerHTML" });
+      } finally {
+        streamRefresh = null;
+      }
+    }, 100);
+  }
+
+  function followRuns(root) {
+    if (!window.EventSource || !root.querySelectorAll) return;
+    const cards = Array.from(root.querySelectorAll("[data-run-events]"));
+    if (root.matches && root.matches("[data-run-events]")) cards.push(root);
+    for (const card of cards) {
+      if (runStreams.has(card.id)) continue;
+      const id = card.id;
+      const source = new EventSource(card.dataset.runEvents);
+      const stream = { source: source, open: false };
+      runStreams.set(id, stream);
+      source.onopen = function () { stream.open = true; };
+      source.addEventListener("step", function () { refreshCard(id); });
+      source.addEventListener("status", function () { refreshCard(id); });
+      source.addEventListener("end", function () {
+        source.close();
+        runStreams.delete(id);
+        refreshCard(id);
+      });
+      // Polling covers the gap while the browser reconnects; a refused stream (the browser
+      // gives up: CLOSED) stays in the map, so the card keeps polling and never retries it.
+      source.onerror = function () { stream.open = false; };
+    }
+  }
+  followRuns(document);
+  document.addEventListener("htmx:load", function (event) { followRuns(event.detail.elt); });
+
+  // While its stream is open, a card's own poll is skipped; its stream's re-fetches go ahead.
+  document.addEventListener("htmx:confirm", function (event) {
+    const card = event.detail.elt;
+    if (!card || card === streamRefresh || !card.matches || !card.matches("[data-run-events]")) return;
+    const stream = runStreams.get(card.id);
+    if (stream && stream.open) event.preventDefault();
+  });
 })();
