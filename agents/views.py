@@ -1,7 +1,10 @@
+from typing import Any, cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +24,7 @@ from .forms import AgentForm, ChatForm
 from .models import Agent, Conversation, Run
 from .runtime.providers import configured_providers
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 
 
 def get_agent(request: HtmxHttpRequest, pk: int, *, need: str = "see") -> Agent:
@@ -38,12 +41,31 @@ def _dashboard_agents(user):
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     # Counted as the agent's stats count runs (gamification.services.record_run): finished
     # turns, cancelled ones excluded; "today" is the local day, as on the runs-per-day chart.
-    counted_today = Q(runs__finished_at__gte=today) & ~Q(runs__status=Run.Status.CANCELLED)
+    # Subqueries, not joins and GROUP BY over every agent of the user: under the page's
+    # LIMIT, PostgreSQL evaluates them for the page's rows only, and the page count leaves
+    # them out (issue 13).
+    counted_today = (
+        Run.objects.filter(agent=OuterRef("pk"), finished_at__gte=today)
+        .exclude(status=Run.Status.CANCELLED)
+        .order_by()
+        .values("agent")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    # The stats a row shows, the same way: a join would make PostgreSQL hash every stats
+    # row, and a prefetch would cost a query. The stats row belongs to gamification, above
+    # agents: reached through the relation, never imported.
+    stats_model = cast(Any, Agent._meta.get_field("stats")).related_model
+    stats = stats_model._default_manager.filter(agent=OuterRef("pk"))
     return (
         Agent.objects.usable_by(user)
-        .select_related("owner", "stats")
-        # distinct: the rental-expiry join below would multiply the runs by the rentals.
-        .annotate(runs_today=Count("runs", filter=counted_today, distinct=True))
+        .annotate(
+            runs_today=Coalesce(Subquery(counted_today), 0),
+            **{
+                f"stats_{name}": Subquery(stats.values(name)[:1])
+                for name in ("successful_requests", "total_requests", "level")
+            },
+        )
         .with_rental_expiry(user)
         .order_by("-updated_at", "-id")
     )
@@ -58,6 +80,30 @@ def _in_flight(user):
     )
 
 
+def _prepare_row(agent: Any, user) -> None:
+    """Set what a dashboard row needs besides the agent: `action`, its owner's start/stop
+    button, and `row_key`, everything the row shows, which its cached HTML is keyed on."""
+    if agent.owner_id != user.pk:
+        agent.action = None
+    else:
+        agent.action = "stop" if agent.state == Agent.State.RUNNING else "start"
+    agent.row_key = (
+        agent.pk,
+        agent.name,
+        agent.action,
+        agent.owner_id == user.pk,
+        agent.rental_expires_at,
+        agent.state,
+        agent.state_reason,
+        agent.model,
+        agent.tools,
+        agent.runs_today,
+        agent.stats_successful_requests,
+        agent.stats_total_requests,
+        agent.stats_level,
+    )
+
+
 @require_GET
 @login_required
 def dashboard(request: AuthedHttpRequest) -> HttpResponse:
@@ -67,6 +113,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
             request, template + "#runs-in-flight", {"in_flight": _in_flight(request.user)}
         )
     page = Paginator(_dashboard_agents(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    for agent in page.object_list:
+        _prepare_row(agent, request.user)
     return render(
         request,
         template,
@@ -175,8 +223,9 @@ def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _after_state_change(request: AuthedHttpRequest, agent: Agent) -> HttpResponse:
     """htmx from the dashboard swaps the agent's row; otherwise back to where we came from."""
     if request.htmx:
-        agent = _dashboard_agents(request.user).get(pk=agent.pk)
-        response = render(request, "agents/dashboard.html#agent-row", {"agent": agent})
+        row: Any = _dashboard_agents(request.user).get(pk=agent.pk)
+        _prepare_row(row, request.user)
+        response = render(request, "agents/dashboard.html#agent-row", {"agent": row})
         return trigger_client_event(response, "agent-changed")
     return redirect_next(request, reverse("agents:agent_detail", args=[agent.pk]))
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q, Window
+from django.db.models import Exists, F, OuterRef, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -20,7 +20,9 @@ class AgentStatsQuerySet(models.QuerySet):
             F(name[1:]).desc() if name.startswith("-") else F(name).asc()
             for name in LEADERBOARD_ORDER[sort]
         ]
-        rows = self.filter(agent__in=agents)
+        # EXISTS per row, not IN (every visible agent): walking the sort's index, a page
+        # checks about as many agents as it shows (issue 13).
+        rows = self.filter(Exists(agents.filter(pk=OuterRef("agent_id"))))
         if sort == "rating":
             rows = rows.filter(total_ratings__gte=rules.LEADERBOARD_MIN_RATINGS)
         rows = rows.select_related("agent__owner").order_by(*LEADERBOARD_ORDER[sort])
@@ -60,6 +62,10 @@ class AgentStats(models.Model):
             models.Index(fields=["-experience_points"], name="stats_by_xp"),
             models.Index(fields=["-rating", "-total_ratings"], name="stats_by_rating"),
             models.Index(fields=["-earnings"], name="stats_by_earnings"),
+            # The marketplace's sorts by rating and level (marketplace.models.
+            # StatsSortedListings), ties broken by the agent, either direction.
+            models.Index(fields=["rating", "agent"], name="stats_rating_agent"),
+            models.Index(fields=["level", "agent"], name="stats_level_agent"),
         ]
 
     def __str__(self) -> str:

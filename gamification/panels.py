@@ -60,15 +60,16 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
     achievements (locked ones with how to get them), ratings and the rating form."""
     stats = stats_of(agent)
     ratings = list(Rating.objects.shown().for_agent(agent).select_related("user")[:20])
+    refusal = rating_eligibility(agent=agent, user=user)
     mine = None
-    if user.is_authenticated:
+    if refusal is None:  # the form is shown: it starts from the user's rating
         mine = next((r for r in ratings if r.user_id == user.pk), None) or (
             Rating.objects.filter(agent_id=agent.pk, user_id=user.pk).first()
         )
-    refusal = rating_eligibility(agent=agent, user=user)
     initial = {"stars": mine.stars, "comment": mine.comment} if mine else {}
     dates = AgentAchievement.objects.unlock_dates([agent.pk]).get(agent.pk, {})
     latest = max(dates.items(), key=lambda item: item[1], default=None)
+    board = achievement_board(stats=stats, unlocked_at=dates)
     return {
         "stats": stats,
         "level": stats.level_progress,
@@ -76,7 +77,12 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
             succeeded=stats.successful_requests, failed=stats.failed_requests
         ),
         "sparkline": charts.sparkline(runs_per_day(agent=agent)),
-        "achievements": achievement_board(stats=stats, unlocked_at=dates),
+        "achievements": board,
+        # What the achievement cards show: their HTML is cached under it (issue 13).
+        "achievements_key": [
+            (item["rule"].code, item["unlocked"], item["unlocked_at"], item["progress"])
+            for item in board
+        ],
         "unlocked_count": len(stats.achievement_codes),
         "achievement_count": len(rules.ACHIEVEMENTS),
         "latest_unlock": (

@@ -1,8 +1,10 @@
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.http import AuthedHttpRequest
 from agents.models import Agent
 from core.http import safe_next_url
+from core.paginator import CachedCountPaginator
 
 from . import panels, rules, services
 from .forms import LEADERBOARD_SORTS, LeaderboardForm, RatingForm
@@ -18,6 +21,22 @@ from .models import AgentAchievement, AgentStats
 
 PAGE_SIZE = 25
 ACHIEVEMENT_PAGE_SIZE = 10  # agents per page, each with every achievement
+# What a leaderboard row shows, as values: a page of 25 dicts, not 75 model objects with
+# their JSON and timestamps (issue 13).
+LEADERBOARD_ROW = (
+    "agent_id",
+    "level",
+    "experience_points",
+    "rating",
+    "total_ratings",
+    "earnings",
+    "achievement_codes",
+)
+LEADERBOARD_NAMES = {
+    "name": F("agent__name"),
+    "owner_id": F("agent__owner_id"),
+    "owner_name": F("agent__owner__username"),
+}
 PANEL_REGIONS = {"agent-stats", "agent-achievements", "agent-ratings"}  # partials = element ids
 
 
@@ -39,12 +58,18 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
     # private agents that the agent pages would answer with a 404.
     rows = AgentStats.objects.leaderboard(
         sort=sort, agents=Agent.objects.visible_to(request.user), ranked=False
+    ).values(*LEADERBOARD_ROW, **LEADERBOARD_NAMES)
+    # The total counts every visible agent; a large one is kept a few seconds (core.paginator).
+    paginator = CachedCountPaginator(
+        rows, PAGE_SIZE, count_key=f"leaderboard:{request.user.pk}:{sort}"
     )
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = paginator.get_page(request.GET.get("page"))
     # The rank is the row's position in this ordering: the page's offset plus its place on
     # the page, with no window function ranking every row per request (issue 13).
     for rank, row in enumerate(page.object_list, start=page.start_index()):
-        row.rank = rank
+        row["rank"] = rank
+    # The table's rows are cached under everything they show, so a change shows at once.
+    rows_key = [tuple(row.values()) for row in page.object_list]
     template = "gamification/leaderboard.html"
     if request.htmx:
         template += "#leaderboard-results"
@@ -53,6 +78,7 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
         template,
         {
             "page": page,
+            "rows_key": rows_key,
             "sort": sort,
             "sorts": LEADERBOARD_SORTS,
             "min_ratings": rules.LEADERBOARD_MIN_RATINGS,
@@ -82,8 +108,15 @@ def achievement_list(request: AuthedHttpRequest) -> HttpResponse:
             "stats": s,
             "agent": s.agent,
             "level": s.level_progress,
-            "achievements": panels.achievement_board(
-                stats=s, unlocked_at=dates.get(s.agent_id, {})
+            # Built only when the board's cached HTML is missing (templates call callables).
+            "achievements": partial(
+                panels.achievement_board, stats=s, unlocked_at=dates.get(s.agent_id, {})
+            ),
+            # What the board shows: the agent, its stats row and its unlock dates.
+            "key": (
+                s.agent.name,
+                [getattr(s, field.attname) for field in AgentStats._meta.concrete_fields],
+                sorted(dates.get(s.agent_id, {}).items()),
             ),
         }
         for s in stats

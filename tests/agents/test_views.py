@@ -81,13 +81,13 @@ def test_dashboard_query_budget(user_client, user, django_assert_max_num_queries
 def test_dashboard_queries_do_not_grow_with_the_agents(
     user_client, user, django_assert_max_num_queries
 ):
-    for agent in AgentFactory.create_batch(60, owner=user):  # more than a page (50)
+    for agent in AgentFactory.create_batch(60, owner=user):  # more than a page (25)
         RunFactory.create_batch(2, conversation__agent=agent)
 
     with django_assert_max_num_queries(12):  # the budget of 15 agents above
         response = user_client.get("/dashboard/")
 
-    assert response.content.count(b'<tr id="agent-') == 50
+    assert response.content.count(b'<tr id="agent-') == 25
 
 
 def test_dashboard_rows_link_each_agent_and_its_actions(user_client, agent):

@@ -44,6 +44,16 @@ def test_leaderboard_ranks_by_xp_and_marks_my_agents(user_client, user, visible_
     assert ">yours<" in content
 
 
+def test_leaderboard_rows_show_changes_at_once(user_client, user):
+    stats = AgentStatsFactory(agent=AgentFactory(owner=user, name="Climber"), experience_points=10)
+    assert ">10<" in user_client.get("/leaderboard/").content.decode()
+
+    type(stats).objects.filter(pk=stats.pk).update(experience_points=1234)  # no save()
+    content = user_client.get("/leaderboard/").content.decode()
+
+    assert ">1,234<" in content and ">10<" not in content
+
+
 def test_leaderboard_htmx_tab_renders_only_results(user_client, user):
     rated = AgentFactory(owner=user, name="Rated")
     AgentStatsFactory(agent=rated, rating=4.2, total_ratings=3)
