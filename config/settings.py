@@ -197,6 +197,18 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Rendered template fragments ({% cache … using="fragments" %}: the site's frame, list rows keyed
+# on the values they show) stay in each process's memory: a fragment costs less to render than
+# a round trip to Redis, and a deploy (new processes) never serves the previous release's
+# markup or static URLs. Off in development, where templates change under a running server.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.dummy.DummyCache"
+    if DEBUG
+    else "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "OPTIONS": {"MAX_ENTRIES": 5000},
+}
+
 SILENCED_SYSTEM_CHECKS = []
 if not REDIS_URL:
     # Local memory is per process: acceptable for one process; README says to set REDIS_URL.
@@ -257,6 +269,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Marketplace money rules (docs/API.md).
 SIGNUP_CREDITS = Decimal(env("SIGNUP_CREDITS", "1000.00"))
 MARKETPLACE_FEE_PERCENT = Decimal(env("MARKETPLACE_FEE_PERCENT", "10"))
+# Auctions (docs/API.md "Auctions"): shortest auction, bid increment, soft-close window.
+AUCTION_MIN_SECONDS = int(env("AUCTION_MIN_SECONDS", "300"))
+AUCTION_INCREMENT = Decimal(env("AUCTION_INCREMENT", "1.00"))
+AUCTION_SOFT_CLOSE_SECONDS = int(env("AUCTION_SOFT_CLOSE_SECONDS", "120"))
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
 # A line per task (django_tasks: started, finished) and per request (runserver; a chat polls
@@ -292,3 +308,16 @@ SANDBOX_POOL_SIZE = int(env("SANDBOX_POOL_SIZE", "2"))  # pre-started sandbox ch
 SANDBOX_MEMORY_MB = int(env("SANDBOX_MEMORY_MB", "1024"))  # address space per sandbox child
 SANDBOX_CPU_SECONDS = int(env("SANDBOX_CPU_SECONDS", "30"))  # CPU time per sandbox child
 SANDBOX_ALLOW_SHARED_UID = env("SANDBOX_ALLOW_SHARED_UID", "0") == "1"  # else: fail closed
+
+# Monitoring: a run's live event stream (monitoring/streams.py). Each stream ends after
+# RUN_STREAM_MAX_SECONDS and the browser reconnects with Last-Event-ID.
+RUN_STREAM_MAX_SECONDS = float(env("RUN_STREAM_MAX_SECONDS", "60"))
+# One query per 500 followed runs per web process every RUN_STREAM_POLL_SECONDS, only while
+# streams are open: a stored step reaches its stream about half of it later.
+RUN_STREAM_POLL_SECONDS = float(env("RUN_STREAM_POLL_SECONDS", "0.1"))
+RUN_STREAM_KEEPALIVE_SECONDS = float(env("RUN_STREAM_KEEPALIVE_SECONDS", "15"))
+
+# Monitoring: the token a Prometheus scraper sends to /metrics (`Authorization: Bearer …`);
+# empty: only signed-in staff may read it. Traces: the standard OTEL_* variables
+# (monitoring/tracing.py, README).
+METRICS_TOKEN = env("METRICS_TOKEN")

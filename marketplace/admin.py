@@ -8,7 +8,7 @@ from core.admin import ReadOnlyAdmin
 from core.errors import Conflict, Invalid
 
 from . import services
-from .models import MAX_PRICE, LedgerEntry, Listing, Rental, Transaction, Wallet
+from .models import MAX_PRICE, Bid, LedgerEntry, Listing, Rental, Transaction, Wallet
 
 
 @admin.register(Listing)
@@ -20,6 +20,9 @@ class ListingAdmin(ReadOnlyAdmin):
         "rental_days",
         "status",
         "seller",
+        "current_price",
+        "bids_count",
+        "ends_at",
         "created_at",
     )
     list_filter = ("status", "listing_type", "created_at")
@@ -28,7 +31,8 @@ class ListingAdmin(ReadOnlyAdmin):
     readonly_fields = [field.name for field in Listing._meta.fields]
     actions = ["withdraw"]
 
-    @admin.action(description="Suspend (withdraw) the selected active listings")
+    # Staff may cancel an auction with bids: listing_withdraw releases its leader's hold.
+    @admin.action(description="Suspend (withdraw) the selected active listings or auctions")
     def withdraw(self, request, queryset) -> None:
         done = 0
         for listing in queryset.filter(status=Listing.Status.ACTIVE):
@@ -49,10 +53,10 @@ class GrantForm(forms.Form):
 
 @admin.register(Wallet)
 class WalletAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "user", "balance", "updated_at")
+    list_display = ("__str__", "user", "balance", "held", "updated_at")
     search_fields = ("user__username", "user__email")
     list_select_related = ("user",)
-    readonly_fields = ("user", "balance", "created_at", "updated_at")
+    readonly_fields = ("user", "balance", "held", "created_at", "updated_at")
     actions = ["grant_credits"]
 
     def has_grant_permission(self, request) -> bool:
@@ -136,3 +140,12 @@ class RentalAdmin(ReadOnlyAdmin):
     search_fields = ("agent__name", "renter__username")
     list_select_related = ("agent", "renter")
     readonly_fields = ("agent", "renter", "transaction", "starts_at", "expires_at")
+
+
+@admin.register(Bid)
+class BidAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "listing", "bidder", "amount", "max_amount", "leading")
+    list_filter = ("leading", "created_at")
+    search_fields = ("bidder__username", "listing__agent_name", "idempotency_key")
+    list_select_related = ("bidder", "listing")
+    readonly_fields = [field.name for field in Bid._meta.fields]

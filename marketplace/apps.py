@@ -9,8 +9,9 @@ class MarketplaceConfig(AppConfig):
 
     def ready(self) -> None:
         from agents import signals
+        from agents.runtime import periodic
 
-        from . import panels, receivers
+        from . import auctions, panels, receivers
 
         post_save.connect(
             receivers.user_saved, sender=settings.AUTH_USER_MODEL, dispatch_uid="marketplace_wallet"
@@ -19,4 +20,10 @@ class MarketplaceConfig(AppConfig):
             receivers.agent_delete_check, dispatch_uid="marketplace_delete_check"
         )
         signals.agent_deleting.connect(receivers.agent_deleting, dispatch_uid="marketplace_delete")
+        signals.agent_transferred.connect(
+            receivers.agent_transferred, dispatch_uid="marketplace_transfer_check"
+        )
         panels.register()
+        # Auctions end by themselves: every worker settles the due ones (DESIGN.md,
+        # Time-driven work), well within the 10 s docs/API.md allows.
+        periodic.register("auctions_settle", auctions.auctions_settle_due, every_seconds=2)

@@ -17,7 +17,11 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
     return {
         "listing": listing,
         "is_owner": is_owner,
-        "my_rental_expires_at": Rental.objects.expiry_for(user=user, agent_id=agent.pk),
+        # The panel shows the owner's figures or the viewer's rental, never both: each
+        # viewer pays only for the queries of their half (issue 13).
+        "my_rental_expires_at": (
+            None if is_owner else Rental.objects.expiry_for(user=user, agent_id=agent.pk)
+        ),
         "renters": rentals.values("renter_id").distinct().count() if is_owner else 0,
         "sales": (
             Transaction.objects.filter(listing__agent=agent, listing__seller=user).count()

@@ -20,3 +20,8 @@ def agent_delete_check(sender, *, agent, **kwargs) -> list[str]:
 
 def agent_deleting(sender, *, agent, by, **kwargs) -> None:
     services.agent_listing_withdraw(agent=agent, by=by)
+
+
+def agent_transferred(sender, *, agent, **kwargs) -> None:
+    # Raising aborts the transfer (agents/signals.py): no owner change under an auction.
+    services.agent_transfer_check(agent=agent)

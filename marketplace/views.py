@@ -1,11 +1,13 @@
+import hashlib
 import uuid
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,13 +20,26 @@ from agents.models import Agent
 from core.errors import Conflict, Forbidden, PaymentRequired
 from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
+from core.paginator import CachedCountPaginator
 from gamification.panels import agent_panel_context
 
 from . import services
 from .forms import ListingCreateForm, ListingFilterForm, PurchaseForm
-from .models import LedgerEntry, Listing, Rental, Transaction
+from .models import LedgerEntry, Listing, ListingQuerySet, Rental, Transaction
 
 PAGE_SIZE = 25
+# What a row of the listing table shows, as values: a page of 25 dicts, not 100 model
+# objects with their JSON and timestamps (issue 13).
+LISTING_ROW = {
+    "name": F("agent__name"),
+    "description": F("agent__description"),
+    "tools": F("agent__tools"),
+    "model": F("agent__model"),
+    "level": F("agent__stats__level"),
+    "rating": F("agent__stats__rating"),
+    "total_ratings": F("agent__stats__total_ratings"),
+    "seller_name": F("seller__username"),
+}
 
 
 def get_listing(request: HtmxHttpRequest, pk: int, *, need: str = "see") -> Listing:
@@ -43,7 +58,7 @@ def _query_without_page(request: HtmxHttpRequest) -> str:
 def listing_list(request: HtmxHttpRequest) -> HttpResponse:
     """Open to visitors: active listings are public (Listing.objects.visible_to)."""
     form = ListingFilterForm(request.GET or None)
-    listings = Listing.objects.active().for_browsing()
+    listings = Listing.objects.active()
     sort = "newest"
     if form.is_valid():
         data = form.cleaned_data
@@ -51,7 +66,16 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
         if data["type"]:
             listings = listings.filter(listing_type=data["type"])
         sort = data["sort"] or sort
-    page = Paginator(listings.sorted_by(sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = _query_without_page(request)
+    # Active listings are the same for everyone: the total is keyed by the filters alone.
+    rows = cast(
+        ListingQuerySet,
+        listings.values("id", "price", "listing_type", "rental_days", **LISTING_ROW),
+    )
+    paginator = CachedCountPaginator(
+        rows.for_pages(sort), PAGE_SIZE, count_key=f"listings:{_digest(query)}"
+    )
+    page = paginator.get_page(request.GET.get("page"))
     template = "marketplace/listing_list.html"
     if request.htmx:
         template += "#listing-results"
@@ -61,10 +85,16 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "query": _query_without_page(request),
+            # The table's rows are cached under everything they show.
+            "rows_key": [tuple(row.values()) for row in page.object_list],
+            "query": query,
             "filtered": any(value for key, value in request.GET.items() if key != "page"),
         },
     )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _detail_context(request: HtmxHttpRequest, listing: Listing, **extra) -> dict:

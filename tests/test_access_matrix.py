@@ -256,6 +256,22 @@ OPS = [
        (409, 409, 409, 401), builtin_code),
     Op("api", "allowlist_put", "put", "/api/v1/imports/allowlist",     (403, 403, 403, 401),
        {"modules": ["math"]}),
+    # Monitoring: the ops board and /metrics are for staff (none of these roles), a run's trace
+    # for whoever may read the run.
+    Op("page", "ops_board", "get", "/ops/",                            (403, 403, 403, LOGIN)),
+    Op("page", "metrics", "get", "/metrics",                           (403, 403, 403, 403)),
+    Op("api", "ops", "get", "/api/v1/ops",                             (403, 403, 403, 401)),
+    Op("api", "run_trace", "get", "/api/v1/runs/{run_owner}/trace",    (200, 404, 404, 401)),
+    Op("api", "renter_run_trace", "get", "/api/v1/runs/{run_renter}/trace",
+       (404, 200, 404, 401)),
+    # A run's event stream: whoever may read the run (a finished run: it ends at once). An
+    # agent's health: its owner; who may only see the agent gets 403.
+    Op("api", "renter_run_events", "get", "/api/v1/runs/{run_renter}/events",
+       (404, 200, 404, 401)),
+    Op("api", "agent_metrics", "get", API_A + "/metrics",              (200, 403, 403, 401)),
+    Op("api", "private_agent_metrics", "get", API_P + "/metrics",      (200, 404, 404, 401)),
+    Op("page", "agent_health", "get", A + "/health/",                  (200, 403, 403, LOGIN)),
+    Op("page", "private_agent_health", "get", P + "/health/",          (200, 404, 404, LOGIN)),
 ]
 # fmt: on
 

@@ -343,6 +343,8 @@ def test_wallet_shows_balance_earned_and_spent(
         "balance": "1025.00",
         "earned": "45.00",
         "spent": "20.00",
+        "held": "0.00",
+        "available": "1025.00",
     }
 
 

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test import Client
 
 from accounts.services import token_create
-from agents.models import Agent
+from agents.models import Agent, AgentActivity
+from gamification.models import AgentStats, ExperienceEvent
 from marketplace.models import Rental, Transaction, Wallet
 from tests.factories import UserFactory
 
@@ -141,4 +142,25 @@ def test_withdrawal_racing_buyers_never_errors(make_listing):
         Counter({204: 1, 409: THREADS - 1}),
         Counter({201: 1, 409: THREADS - 1}),
     ), results
+    assert_money_conserved()
+
+
+def test_many_renters_of_one_listing_are_all_counted_once(make_listing):
+    # The hot listing: every rental pays, and each one's effects (after the commit, in the
+    # same request) count exactly once in the agent's stats.
+    seller = UserFactory()
+    listing = make_listing(seller, "rent", price="10.00")
+    path = f"/api/v1/marketplace/{listing.pk}/purchase"
+
+    results = race(
+        [(path, {"idempotency_key": "hot"}, _headers(UserFactory())) for _ in range(THREADS)]
+    )
+
+    assert {status for status, _ in results} == {201}, results
+    stats = AgentStats.objects.get(agent_id=listing.agent_id)
+    assert stats.rentals_count == THREADS and stats.earnings == Decimal("9.00") * THREADS
+    assert ExperienceEvent.objects.filter(agent_id=listing.agent_id).count() == THREADS
+    assert not Transaction.objects.filter(effects_pending=True).exists()
+    assert AgentActivity.objects.filter(agent_id=listing.agent_id, verb="rented").count() == THREADS
+    assert Wallet.objects.get(user=seller).balance == Decimal("1000.00") + 9 * THREADS
     assert_money_conserved()

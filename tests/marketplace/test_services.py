@@ -188,11 +188,14 @@ def test_withdraw_by_seller_only_and_once(user, other_user, make_listing):
 # --- purchase ------------------------------------------------------------------------------
 
 
-def test_purchase_moves_ownership_pays_seller_and_platform(user, other_user, make_listing):
+def test_purchase_moves_ownership_pays_seller_and_platform(
+    user, other_user, make_listing, django_capture_on_commit_callbacks
+):
     listing = make_listing(other_user, price="100.00")
     AgentStats.objects.create(agent=listing.agent)
 
-    txn = services.listing_purchase(listing=listing, buyer=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        txn = services.listing_purchase(listing=listing, buyer=user)
 
     assert txn.kind == "purchase" and txn.amount == Decimal("100.00") and txn.fee == Decimal("10")
     assert balance(user) == Decimal("900.00")
@@ -276,6 +279,20 @@ def test_retry_of_a_sale_after_it_closed_returns_the_first_result(user, other_us
     assert again.pk == first.pk
 
 
+def test_retry_after_spending_the_last_credits_returns_the_first_result(
+    user, other_user, make_listing
+):
+    listing = make_listing(other_user, "rent", price="1000.00")
+    first = services.listing_purchase(listing=listing, buyer=user, idempotency_key="all-in")
+
+    again = services.listing_purchase(listing=listing, buyer=user, idempotency_key="all-in")
+
+    assert again.pk == first.pk and balance(user) == Decimal("0.00")
+    with pytest.raises(PaymentRequired):
+        services.listing_purchase(listing=listing, buyer=user, idempotency_key="other")
+    assert_money_conserved()
+
+
 def test_same_key_for_another_listing_is_a_conflict(user, other_user, make_listing):
     services.listing_purchase(
         listing=make_listing(other_user, "rent"), buyer=user, idempotency_key="k"
@@ -299,11 +316,14 @@ def test_keys_are_per_buyer(user, other_user, make_listing):
 # --- rentals -------------------------------------------------------------------------------
 
 
-def test_rent_grants_use_until_expiry_and_listing_stays(user, other_user, make_listing):
+def test_rent_grants_use_until_expiry_and_listing_stays(
+    user, other_user, make_listing, django_capture_on_commit_callbacks
+):
     listing = make_listing(other_user, "rent", price="20.00", rental_days=2)
     agent = listing.agent
 
-    txn = services.listing_purchase(listing=listing, buyer=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        txn = services.listing_purchase(listing=listing, buyer=user)
 
     assert txn.kind == "rental"
     assert txn.expires_at - txn.created_at == timedelta(days=2)
@@ -349,7 +369,9 @@ def test_rental_schedules_its_cleanup_at_expiry(
         txn = services.listing_purchase(listing=listing, buyer=user)
 
     task = DBTaskResult.objects.get(task_path="marketplace.tasks.rentals_cleanup")
-    assert task.run_after == txn.expires_at
+    # At the whole hour after the expiry: one task serves every rental ending in that hour.
+    assert txn.expires_at <= task.run_after < txn.expires_at + timedelta(hours=1)
+    assert task.run_after.minute == task.run_after.second == task.run_after.microsecond == 0
 
 
 def test_rentals_granted_before_a_sale_keep_running(user, other_user, make_listing):

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 
 from agents.models import Agent
+from gamification.models import AgentStats
 from marketplace import panels, services
 from marketplace.models import Listing, Transaction, Wallet
 from tests.factories import AgentFactory, ListingFactory, UserFactory
@@ -116,6 +117,41 @@ def test_browser_filters_and_sorts(user_client, other_user, make_listing):
     assert "Renter" in rent and "Midsale" not in rent
     assert "Midsale" in ranged.content.decode() and "Bigsale" not in ranged.content.decode()
     assert by_price.index("Bigsale") < by_price.index("Midsale") < by_price.index("Renter")
+
+
+def test_rating_sorts_page_through_rated_then_unrated_agents(
+    client, other_user, make_listing, monkeypatch
+):
+    # Read in two index-ordered parts (marketplace.models.StatsSortedListings): pages that
+    # cross from one to the other keep sorted_by's order, the agents without a stats row
+    # last descending and first ascending.
+    monkeypatch.setattr("marketplace.views.PAGE_SIZE", 2)
+    listings = {name: make_listing(other_user, name=name) for name in ("Top", "Mid", "Low")}
+    for name, rating in (("Top", 4.5), ("Mid", 3.0), ("Low", 1.0)):
+        AgentStats.objects.create(agent=listings[name].agent, rating=rating, total_ratings=3)
+    unrated = make_listing(other_user, name="Unrated")
+    assert not AgentStats.objects.filter(agent=unrated.agent).exists()  # no stats row at all
+
+    def names(sort: str) -> list[str]:
+        pages = [client.get("/marketplace/", {"sort": sort, "page": n}) for n in (1, 2)]
+        content = "".join(page.content.decode() for page in pages)
+        found = {name: content.find(f">{name}</a>") for name in (*listings, "Unrated")}
+        assert all(index >= 0 for index in found.values()), found
+        return sorted(found, key=found.__getitem__)
+
+    assert names("-rating") == ["Top", "Mid", "Low", "Unrated"]
+    assert names("rating") == ["Unrated", "Low", "Mid", "Top"]
+
+
+def test_cached_rows_show_changes_at_once(client, other_user, make_listing):
+    listing = make_listing(other_user, price="12.50", name="Before")
+    assert "Before" in client.get("/marketplace/").content.decode()
+
+    Agent.objects.filter(pk=listing.agent_id).update(name="After")  # no signal, no save()
+    Listing.objects.filter(pk=listing.pk).update(price=Decimal("99.00"))
+    content = client.get("/marketplace/").content.decode()
+
+    assert "After" in content and "99.00" in content and "Before" not in content
 
 
 def test_bad_filters_are_ignored_not_500(user_client, other_user, make_listing):
