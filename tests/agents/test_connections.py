@@ -74,14 +74,21 @@ def test_turns_waiting_on_the_model_hold_no_connection(wide_worker, fake_llm, mo
         timeout=SLOW,
     )
     time.sleep(0.3)  # let the last turn thread hand its connection back
-    held = held_connections()
+    # The fewest over a second: the worker's periodic threads (reaper, jobs) take one for a
+    # moment each tick, and the pool checks a returned connection before it counts as
+    # available again; turns that kept theirs would show in every sample.
+    samples = []
+    for _ in range(10):
+        samples.append(held_connections())
+        time.sleep(0.1)
+    held = min(samples)
     assert wide_worker.busy == TURNS
     assert Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING).count() == TURNS
 
     # At most the claim loop's, the monitor's, the reaper's and the periodic jobs' (between
     # their ticks, none) and this test's; the LISTEN connection is outside the pool. Without
     # the release: one per turn.
-    assert held <= 6, f"{held} connections held with {TURNS} turns waiting on the model"
+    assert held <= 5, f"{held} connections held with {TURNS} turns waiting on the model"
     for run_id in ids:
         assert wait_final(run_id, timeout=30).status == Run.Status.SUCCEEDED
 

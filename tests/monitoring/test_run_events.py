@@ -185,16 +185,14 @@ def test_a_run_in_flight_streams_status_changes_and_steps_until_its_end(
     writer.join()
 
     events = parse(body)
-    assert named(events) == [
-        ("status", None),
-        ("status", None),
-        ("step", "1"),
-        ("step", "2"),
-        ("status", None),
-        ("end", None),
-    ]
+    # The stream looks every poll interval, so a change undone before its next look (queued
+    # for 0.1 s on a loaded machine) may pass unseen; what it sends keeps the run's order:
+    # each step once, in order, statuses as they changed, then `end`.
+    assert [e for e in named(events) if e[0] == "step"] == [("step", "1"), ("step", "2")]
+    assert named(events)[-2:] == [("status", None), ("end", None)]
     statuses = [e["data"]["status"] for e in events if e.get("event") == "status"]
-    assert statuses == ["queued", "running", "succeeded"]
+    assert statuses[-1] == "succeeded" and len(statuses) == len(set(statuses))
+    assert statuses == [s for s in ["queued", "running", "succeeded"] if s in statuses]
     assert events[-1]["data"]["status"] == "succeeded"
     assert [s["index"] for s in events[-1]["data"]["steps"]] == [1, 2]
 
