@@ -13,26 +13,27 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 EVENTS = re.compile(r"/api/v1/runs/\d+/events")
+# The model answers after 2 s: the card is still in flight when the page has loaded.
+SLOW_MODEL = "openai:slow-2"
 
 
 def chat(page, message: str) -> None:
     page.get_by_role("link", name="Chat").click()
     page.evaluate("window.noReload = true")
-    box = page.get_by_label("Message")
-    box.fill(message)
-    box.press("Enter")
+    page.get_by_label("Message").fill(message)
+    page.get_by_role("button", name="Send").click()
 
 
 def test_the_run_card_follows_the_event_stream(page, shot, worker, fake_llm):  # noqa: F811
     log_in(page, UserFactory())
-    create_agent(page, shot, "Streamer", "openai:two-step")
+    create_agent(page, shot, "Streamer", SLOW_MODEL)
     streams = []
     page.on("request", lambda request: EVENTS.search(request.url) and streams.append(request))
 
     chat(page, "What is 6 times 7?")
 
-    expect(page.locator(".answer-text")).to_have_text("The answer is 42", timeout=20_000)
-    expect(page.locator(".step")).to_have_count(2)
+    expect(page.locator(".answer-text")).to_have_text("slow done", timeout=20_000)
+    expect(page.locator(".step")).to_have_count(1)
     expect(page.locator(".run-card .badge").first).to_have_text("succeeded")
     assert streams, "the card never opened the run's event stream"
     assert streams[0].headers.get("accept", "").startswith("text/event-stream")
@@ -42,7 +43,7 @@ def test_the_run_card_follows_the_event_stream(page, shot, worker, fake_llm):  #
 
 def test_without_streams_the_card_polls(page, shot, worker, fake_llm):  # noqa: F811
     log_in(page, UserFactory())
-    create_agent(page, shot, "Poller", "openai:two-step")
+    create_agent(page, shot, "Poller", SLOW_MODEL)
     refused = []
 
     def refuse(route):
@@ -52,7 +53,7 @@ def test_without_streams_the_card_polls(page, shot, worker, fake_llm):  # noqa: 
     page.route(EVENTS, refuse)
     chat(page, "What is 6 times 7?")
 
-    expect(page.locator(".answer-text")).to_have_text("The answer is 42", timeout=20_000)
+    expect(page.locator(".answer-text")).to_have_text("slow done", timeout=20_000)
     expect(page.locator(".run-card .badge").first).to_have_text("succeeded")
     assert refused, "the card did not try the stream first"
     assert page.evaluate("window.noReload") is True
