@@ -75,3 +75,44 @@ class ApiToken(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class NotificationQuerySet(models.QuerySet):
+    def for_user(self, user: User) -> "NotificationQuerySet":
+        return self.filter(user=user)
+
+    def unread(self) -> "NotificationQuerySet":
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """A notice for one user (outbid, won, sold...): written by accounts.services.notify,
+    which the apps above call; shown in the header's count and on the notifications page."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    text = models.CharField(max_length=300)
+    # A path on this site (e.g. the auction's page), or empty.
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+            # The header's unread count: one index-only look-up per signed-in page.
+            models.Index(
+                fields=["user"], condition=Q(read_at__isnull=True), name="notification_unread"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.text[:50]}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from core.errors import Invalid
 
-from .models import ApiToken, User, hash_token
+from .models import ApiToken, Notification, User, hash_token
 
 # last_used_at is informative; writing it on every request would turn every API read into
 # a write, so it is refreshed at most once a minute.
@@ -52,3 +52,27 @@ def token_authenticate(*, raw: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# --- notifications -------------------------------------------------------------------------
+
+NOTIFICATION_TEXT_MAX = 300
+
+
+def notify(*, user: User | None, text: str, url: str = "") -> Notification | None:
+    """Tell `user` something (outbid, auction won or ended...). Called by the apps above
+    inside their transaction, so the notice commits or rolls back with what it reports.
+    A deleted user (None) gets nothing."""
+    if user is None or user.pk is None:
+        return None
+    if url and (not url.startswith("/") or url.startswith("//")):
+        # The page renders it as a link: a path on this site, never another site.
+        raise ValueError(f"A notification links to a path on this site, not {url!r}.")
+    return Notification.objects.create(
+        user_id=user.pk, text=text[:NOTIFICATION_TEXT_MAX], url=(url or "")[:300]
+    )
+
+
+def notifications_mark_read(*, user: User) -> int:
+    """Mark every unread notification of the user read; how many were."""
+    return Notification.objects.for_user(user).unread().update(read_at=timezone.now())

@@ -4,15 +4,16 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .forms import AdminLoginForm, LoginForm, SignupForm, TokenCreateForm
 from .http import AuthedHttpRequest
-from .models import ApiToken
+from .models import ApiToken, Notification
 from .ratelimit import auth_blocked, auth_failed, signup_blocked, with_retry_after
-from .services import token_create, token_revoke
+from .services import notifications_mark_read, token_create, token_revoke
 
 
 class RateLimitedLoginView(LoginView):
@@ -129,3 +130,27 @@ def token_revoke_view(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def account(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "accounts/account.html")
+
+
+NOTIFICATIONS_PAGE_SIZE = 25
+
+
+@require_GET
+@login_required
+def notification_list(request: AuthedHttpRequest) -> HttpResponse:
+    notifications = Notification.objects.for_user(request.user)
+    page = Paginator(notifications, NOTIFICATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "accounts/notification_list.html",
+        {"page": page, "unread": notifications.unread().exists()},
+    )
+
+
+@require_POST
+@login_required
+def notification_mark_read(request: AuthedHttpRequest) -> HttpResponse:
+    marked = notifications_mark_read(user=request.user)
+    if marked:
+        messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} read.")
+    return redirect("accounts:notification_list")

@@ -46,6 +46,8 @@ class AgentStats(models.Model):
     earnings = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
     sales_count = models.PositiveIntegerField(default=0)
     rentals_count = models.PositiveIntegerField(default=0)
+    # Auctions of this agent that ended sold (marketplace/auctions.py settlement).
+    auction_sales_count = models.PositiveIntegerField(default=0)
     tasks_completed = models.PositiveIntegerField(default=0)
     level = models.PositiveIntegerField(default=1)
     experience_points = models.PositiveIntegerField(default=0)

@@ -121,6 +121,7 @@ class Facts(Protocol):
     five_star_ratings: int
     sales_count: int
     rentals_count: int
+    auction_sales_count: int
     earnings: Decimal
     level: int
 
@@ -244,6 +245,15 @@ ACHIEVEMENTS: list[AchievementRule] = [
     AchievementRule(
         "first_rental", "First rental", "Be rented on the marketplace.", "⌂",
         *_count("rentals_count", 1, "rentals"),
+    ),
+    AchievementRule(
+        "first_auction_sold", "First auction sold", "Be sold at an auction.", "⚖",
+        *_count("auction_sales_count", 1, "auctions sold"),
+    ),
+    AchievementRule(
+        "first_auction_won", "First auction won",
+        "Be won at an auction by a new owner.", "⚑",
+        *_count("auction_sales_count", 1, "auctions won"),
     ),
     AchievementRule(
         "earned_1000", "Earned 1,000 credits",

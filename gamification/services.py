@@ -182,6 +182,16 @@ def record_sale(*, agent: Agent, amount: Decimal | str, kind: str) -> list[str]:
     return _settle(stats, kind=kind, xp=rules.sale_xp(kind=kind)).notices
 
 
+@transaction.atomic
+def record_auction_sale(*, agent: Agent) -> list[str]:
+    """Count an auction of the agent that ended sold (its price is counted by record_sale,
+    as for any sale) and unlock the auction achievements. Called by the marketplace's
+    auction settlement in the transaction that claims the sale's effects, so exactly once."""
+    stats = _locked_stats(agent.pk)
+    stats.auction_sales_count += 1
+    return _settle(stats, kind=ExperienceEvent.Kind.SALE, xp=0, ledger=False).notices
+
+
 # --- ratings ---------------------------------------------------------------------------------
 
 

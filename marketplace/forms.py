@@ -29,7 +29,12 @@ class ListingFilterForm(forms.Form):
     )
     type = forms.ChoiceField(
         required=False,
-        choices=[("", "Sale and rent"), ("sale", "For sale"), ("rent", "For rent")],
+        choices=[
+            ("", "Every type"),
+            ("sale", "For sale"),
+            ("rent", "For rent"),
+            ("auction", "Auctions"),
+        ],
         label="Type",
     )
     min_price = forms.DecimalField(
@@ -50,6 +55,7 @@ class ListingCreateForm(forms.Form):
         choices=[
             ("sale", "Sell (ownership moves to the buyer)"),
             ("rent", "Rent (time-limited use)"),
+            ("auction", "Auction (the highest bid at the end buys it)"),
         ],
         label="Listing type",
         widget=forms.RadioSelect,
@@ -61,7 +67,7 @@ class ListingCreateForm(forms.Form):
         max_digits=12,
         decimal_places=2,
         label="Price in credits",
-        help_text="For a rental, the price of one rental period.",
+        help_text="For a rental, the price of one rental period; for an auction, the start price.",
     )
     rental_days = forms.IntegerField(
         required=False,
@@ -69,6 +75,28 @@ class ListingCreateForm(forms.Form):
         max_value=365,
         label="Rental days",
         help_text="Rent listings only: how long one rental lasts (1–365 days).",
+    )
+
+    reserve_price = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=MAX_PRICE,
+        max_digits=12,
+        decimal_places=2,
+        label="Reserve price (optional)",
+        help_text="Auctions only: below this the agent is not sold. Bidders never see it.",
+    )
+    ends_at = forms.DateTimeField(
+        required=False,
+        label="Auction ends (UTC)",
+        help_text="Auctions only: at least a few minutes and at most 30 days from now.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=[
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+        ],
     )
 
     def __init__(self, *args, agents, **kwargs):
@@ -94,16 +122,41 @@ class ListingCreateForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("listing_type") == Listing.Type.RENT:
+        listing_type = data.get("listing_type")
+        if listing_type == Listing.Type.RENT:
             if not data.get("rental_days"):
                 self.add_error("rental_days", "How many days does one rental last?")
         else:
             data["rental_days"] = None
+        if listing_type == Listing.Type.AUCTION:
+            if not data.get("ends_at") and "ends_at" not in self.errors:
+                self.add_error("ends_at", "When does the auction end?")
+        else:
+            data["reserve_price"] = None
+            data["ends_at"] = None
         return data
 
 
 class PurchaseForm(forms.Form):
     # Generated when the confirmation is shown: a double submit pays once.
+    idempotency_key = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    def clean_idempotency_key(self) -> str | None:
+        return _no_nul(self.cleaned_data["idempotency_key"]) or None
+
+
+class BidForm(forms.Form):
+    """A maximum bid: the proxy rule bids for the bidder up to it (marketplace/auctions.py)."""
+
+    max_amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=MAX_PRICE,
+        max_digits=12,
+        decimal_places=2,
+        label="Your maximum bid in credits",
+        help_text="The auction bids for you up to this, one increment at a time.",
+    )
+    # Generated when the confirmation is shown: a double submit bids once.
     idempotency_key = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
 
     def clean_idempotency_key(self) -> str | None:

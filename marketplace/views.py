@@ -1,6 +1,7 @@
 import hashlib
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import cast
 
 from django.conf import settings
@@ -17,17 +18,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.http import AuthedHttpRequest
 from accounts.models import User
 from agents.models import Agent
-from core.errors import Conflict, Forbidden, PaymentRequired
+from core.errors import Conflict, Forbidden, Invalid, NotFound, PaymentRequired
 from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
 from core.paginator import CachedCountPaginator
 from gamification.panels import agent_panel_context
 
-from . import services
-from .forms import ListingCreateForm, ListingFilterForm, PurchaseForm
-from .models import LedgerEntry, Listing, ListingQuerySet, Rental, Transaction
+from . import auctions, services
+from .forms import BidForm, ListingCreateForm, ListingFilterForm, PurchaseForm
+from .models import Bid, LedgerEntry, Listing, ListingQuerySet, Rental, Transaction
 
 PAGE_SIZE = 25
+# The bid history an auction page shows (the newest; the API lists them all).
+BID_HISTORY = 20
 # What a row of the listing table shows, as values: a page of 25 dicts, not 100 model
 # objects with their JSON and timestamps (issue 13).
 LISTING_ROW = {
@@ -70,7 +73,15 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
     # Active listings are the same for everyone: the total is keyed by the filters alone.
     rows = cast(
         ListingQuerySet,
-        listings.values("id", "price", "listing_type", "rental_days", **LISTING_ROW),
+        listings.values(
+            "id",
+            "price",
+            "listing_type",
+            "rental_days",
+            "current_price",
+            "ends_at",
+            **LISTING_ROW,
+        ),
     )
     paginator = CachedCountPaginator(
         rows.for_pages(sort), PAGE_SIZE, count_key=f"listings:{_digest(query)}"
@@ -109,8 +120,10 @@ def _detail_context(request: HtmxHttpRequest, listing: Listing, **extra) -> dict
         "owns_agent": agent is not None and agent.is_owned_by(user),
         **extra,
     }
+    if listing.is_auction:
+        context.update(_auction_context(request, listing, context))
     # The confirmation shows the buyer's balance; visitors never get it (listing_detail).
-    if extra.get("confirm") and isinstance(user, User):
+    elif extra.get("confirm") and isinstance(user, User):
         balance = services.wallet_for(user=user).balance
         context["balance"] = balance
         context["balance_after"] = balance - listing.price
@@ -118,6 +131,50 @@ def _detail_context(request: HtmxHttpRequest, listing: Listing, **extra) -> dict
         if listing.is_rent:
             context["expires_preview"] = _rental_expiry_preview(listing, context)
     return context
+
+
+def _auction_context(request: HtmxHttpRequest, listing: Listing, context: dict) -> dict:
+    """What an auction's page shows: the price, the next bid, the history (amounts, never
+    maxima), and for a signed-in bidder their own maximum and whether they lead."""
+    user = request.user
+    leading = listing.leading_bid if listing.leading_bid_id else None
+    bids = (
+        Bid.objects.filter(listing=listing)
+        .select_related("bidder")
+        .only("amount", "created_at", "leading", "bidder__username")[:BID_HISTORY]
+    )
+    auction: dict[str, object] = {
+        "min_next_bid": auctions.min_next_bid(listing),
+        "bids": bids,
+        "leader": leading.bidder if leading is not None else None,
+        "my_max": None,
+        "i_lead": False,
+        "ended": listing.ends_at is not None and listing.ends_at <= timezone.now(),
+    }
+    if isinstance(user, User):
+        my_max = (
+            Bid.objects.filter(listing=listing, bidder=user)
+            .order_by("-max_amount")
+            .values_list("max_amount", flat=True)
+            .first()
+        )
+        auction["my_max"] = my_max
+        auction["i_lead"] = leading is not None and leading.bidder_id == user.pk
+        bid_form = context.get("bid_form")
+        if context.get("confirm_bid") and bid_form is not None and bid_form.is_valid():
+            amount = bid_form.cleaned_data["max_amount"]
+            wallet = services.wallet_for(user=user)
+            # Raising one's own lead holds the new maximum instead of the old one.
+            held_now = leading.max_amount if auction["i_lead"] and leading else Decimal(0)
+            auction.update(
+                bid_amount=amount,
+                available=wallet.available,
+                available_after=wallet.available + held_now - amount,
+                confirm_form=BidForm(
+                    initial={"max_amount": amount, "idempotency_key": uuid.uuid4().hex}
+                ),
+            )
+    return {"auction": auction}
 
 
 def _rental_expiry_preview(listing: Listing, context: dict) -> datetime | None:
@@ -132,15 +189,81 @@ def _rental_expiry_preview(listing: Listing, context: dict) -> datetime | None:
 def listing_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     # Open to visitors: an active listing is public (any other id sends them to log in:
     # core.middleware).
-    listing = get_listing(request, pk)
+    polling = bool(request.htmx and request.htmx.target == "auction-status")
+    try:
+        listing = get_listing(request, pk)
+    except NotFound:
+        if not polling:
+            raise
+        # A bidder who did not win may not see the closed auction (docs/API.md: closed
+        # listings to their seller and buyer): the poll stops (286) and says so, the same
+        # for any id it may not see, so it tells nothing a 404 would not.
+        return render(request, "marketplace/_auction_gone.html", status=286)
     # The confirmation shows the buyer's balance: visitors get "Log in to buy" instead.
     confirm = (
         request.GET.get("confirm") == "1" and listing.is_active and request.user.is_authenticated
     )
     template = "marketplace/listing_detail.html"
-    if request.htmx and request.htmx.target == "purchase-panel":
+    extra: dict[str, object] = {"confirm": confirm}
+    status = 200
+    if listing.is_auction:
+        # The bid's confirmation step: GET ?max_amount=N shows what the bid holds, and the
+        # confirmation POSTs it (listing_bid).
+        extra["confirm"] = False
+        if "max_amount" in request.GET and listing.is_active and request.user.is_authenticated:
+            bid_form = BidForm(request.GET)
+            extra.update(bid_form=bid_form, confirm_bid=True)
+            if not bid_form.is_valid():
+                status = 422
+        else:
+            extra["bid_form"] = BidForm()
+        if polling:
+            # The live part, polled while the auction runs.
+            template = "marketplace/_auction.html#auction-status"
+    elif request.htmx and request.htmx.target == "purchase-panel":
         template += "#purchase-panel"
-    return render(request, template, _detail_context(request, listing, confirm=confirm))
+    return render(request, template, _detail_context(request, listing, **extra), status=status)
+
+
+@require_POST
+@login_required
+def listing_bid(request: AuthedHttpRequest, pk: int) -> HttpResponse:
+    """The confirmed bid: POST/redirect/GET; the service's refusals (402, 409, 422) show in
+    the page with their status."""
+    listing = get_listing(request, pk)
+    form = BidForm(request.POST)
+    error: tuple[str, int] | None = None
+    if form.is_valid():
+        try:
+            bid = auctions.auction_bid(
+                listing=listing,
+                bidder=request.user,
+                max_amount=form.cleaned_data["max_amount"],
+                idempotency_key=form.cleaned_data["idempotency_key"],
+            )
+        except (PaymentRequired, Conflict, Invalid) as exc:
+            error = (exc.message, exc.status)
+        else:
+            if bid.leading:
+                note = (
+                    f"You lead the auction of {listing.agent_name} at {bid.amount} credits "
+                    f"(your maximum: {bid.max_amount})."
+                )
+            else:
+                note = (
+                    f"Another bidder's maximum is higher: the price is now {bid.amount} credits. "
+                    "Bid again to lead."
+                )
+            messages.success(request, note)
+            return redirect("marketplace:listing_detail", pk=listing.pk)
+    else:
+        error = ("Enter a maximum bid like 12.50.", 422)
+    listing = Listing.objects.for_browsing().get(pk=listing.pk)
+    message, status = error
+    context = _detail_context(
+        request, listing, bid_form=form, bid_error=message, error_status=status
+    )
+    return render(request, "marketplace/listing_detail.html", context, status=status)
 
 
 @require_POST
@@ -214,6 +337,7 @@ def _listing_terms(form: ListingCreateForm) -> dict:
         fee = services.fee_for(price)
         terms.update(price=price, fee=fee, income=price - fee)
     terms["is_rent"] = form.entered_type() == Listing.Type.RENT
+    terms["is_auction"] = form.entered_type() == Listing.Type.AUCTION
     return terms
 
 
@@ -257,17 +381,27 @@ def listing_mine(request: AuthedHttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                listing = services.listing_create(
-                    agent=data["agent"],
-                    seller=request.user,
-                    listing_type=data["listing_type"],
-                    price=data["price"],
-                    rental_days=data["rental_days"],
-                )
-            except (Conflict, Forbidden) as exc:
+                if data["listing_type"] == Listing.Type.AUCTION:
+                    listing = auctions.auction_create(
+                        agent=data["agent"],
+                        seller=request.user,
+                        price=data["price"],
+                        reserve_price=data["reserve_price"],
+                        ends_at=data["ends_at"],
+                    )
+                else:
+                    listing = services.listing_create(
+                        agent=data["agent"],
+                        seller=request.user,
+                        listing_type=data["listing_type"],
+                        price=data["price"],
+                        rental_days=data["rental_days"],
+                    )
+            except (Conflict, Forbidden, Invalid) as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"Listed {listing.agent_name} for {listing.price}.")
+                what = "an auction from" if listing.is_auction else "for"
+                messages.success(request, f"Listed {listing.agent_name} {what} {listing.price}.")
                 return redirect("marketplace:listing_detail", pk=listing.pk)
         return _render_mine(request, form, status=422)
     initial: dict[str, object] = {}
@@ -303,6 +437,13 @@ def wallet_detail(request: AuthedHttpRequest) -> HttpResponse:
         .select_related("agent")
         .order_by("expires_at")
     )
+    # What holds credits: the active auctions whose leading bid is the user's.
+    holds = (
+        Listing.objects.active()
+        .filter(leading_bid__wallet__user=request.user)
+        .select_related("leading_bid")
+        .order_by("ends_at", "id")
+    )
     return render(
         request,
         template,
@@ -310,6 +451,7 @@ def wallet_detail(request: AuthedHttpRequest) -> HttpResponse:
             "summary": summary,
             "page": page,
             "rentals": rentals,
+            "holds": holds,
             "query": _query_without_page(request),
         },
     )

@@ -123,7 +123,7 @@ def test_unlocks_recreate_missing_definitions(agent):
     finish_run(agent)
 
     assert AgentAchievement.objects.get(agent=agent).achievement.code == "first_run"
-    assert Achievement.objects.count() == 13
+    assert Achievement.objects.count() == 15
 
 
 def test_level_5_unlocks_at_800_xp(agent):
