@@ -13,6 +13,7 @@ from .models import Agent, Run
 from .schemas import (
     ActivityOut,
     AgentFilter,
+    AgentForkIn,
     AgentIn,
     AgentOut,
     ChatIn,
@@ -29,7 +30,7 @@ RunId = IdPath()
 
 
 def _agents():
-    return Agent.objects.select_related("owner", "stats")
+    return Agent.objects.select_related("owner", "stats").with_forks_count()
 
 
 def _agent(request: HttpRequest, agent_id: int, *, need: str = "see") -> Agent:
@@ -39,19 +40,26 @@ def _agent(request: HttpRequest, agent_id: int, *, need: str = "see") -> Agent:
 
 
 def _config(payload: AgentIn) -> AgentConfig:
-    return AgentConfig(**payload.dict())
+    return AgentConfig(**payload.dict(exclude={"visibility"}))
 
 
 @router.post("/agents", response={201: AgentOut, **ERRORS}, summary="Create an agent")
 def agent_create(request: HttpRequest, payload: AgentIn):
-    agent = services.agent_create(owner=request.auth, config=_config(payload))
+    agent = services.agent_create(
+        owner=request.auth, config=_config(payload), visibility=payload.visibility or "private"
+    )
     return Status(201, _agents().get(pk=agent.pk))
 
 
-@router.get("/agents", response={200: list[AgentOut], **errors()}, summary="Agents you own or rent")
+@router.get(
+    "/agents",
+    response={200: list[AgentOut], **errors()},
+    summary="Agents you own, rent or collaborate on; or every public agent (scope=public)",
+)
 @paginate
 def agent_list(request: HttpRequest, filters: Query[AgentFilter]):
-    agents = _agents().usable_by(request.auth)
+    public = filters.scope == "public"
+    agents = _agents().public() if public else _agents().usable_by(request.auth)
     if filters.state:
         agents = agents.filter(state=filters.state)
     if filters.owned is True:
@@ -69,8 +77,17 @@ def agent_detail(request: HttpRequest, agent_id: int = AgentId):
 @router.put("/agents/{agent_id}", response={200: AgentOut, **ERRORS}, summary="Replace the config")
 def agent_update(request: HttpRequest, payload: AgentIn, agent_id: int = AgentId):
     agent = _agent(request, agent_id, need="edit")
-    services.agent_update(agent=agent, by=request.auth, config=_config(payload))
+    services.agent_update(
+        agent=agent, by=request.auth, config=_config(payload), visibility=payload.visibility
+    )
     return _agents().get(pk=agent.pk)
+
+
+@router.post("/agents/{agent_id}/fork", response={201: AgentOut, **ERRORS}, summary="Fork an agent")
+def agent_fork(request: HttpRequest, payload: AgentForkIn, agent_id: int = AgentId):
+    agent = _agent(request, agent_id)  # 404 unless the caller may see it
+    fork = services.agent_fork(agent=agent, by=request.auth, name=payload.name)
+    return Status(201, _agents().get(pk=fork.pk))
 
 
 @router.delete("/agents/{agent_id}", response={204: None, **ERRORS})

@@ -44,6 +44,16 @@ class AgentForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Modules the agent's code may import, from the platform's allowlist.",
     )
+    visibility = forms.ChoiceField(
+        choices=[
+            ("private", "Private: only you, your renters and collaborators see it"),
+            ("public", "Public: every signed-in user can see and fork it (not chat with it)"),
+        ],
+        initial="private",
+        required=False,  # left out (a script's form post): unchanged, or private when new
+        widget=forms.RadioSelect,
+        help_text="Only the owner changes this.",
+    )
     metadata = forms.CharField(
         required=False,
         initial="{}",
@@ -58,6 +68,9 @@ class AgentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["tools"].choices = [(name, name) for name in tool_names]
         self.fields["allowed_imports"].choices = [(m, m) for m in modules]
+
+    def clean_visibility(self) -> str:
+        return self.cleaned_data.get("visibility") or self.initial.get("visibility") or "private"
 
     def clean_metadata(self) -> dict:
         raw = (self.cleaned_data.get("metadata") or "").strip() or "{}"
@@ -122,6 +135,7 @@ class AgentForm(forms.Form):
             **initial,
             "instructions": instructions if isinstance(instructions, str) else "",
             "metadata": json.dumps(metadata, indent=2),
+            "visibility": agent.visibility,
         }
 
 

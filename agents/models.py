@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import Forbidden, NotFound
@@ -10,7 +11,9 @@ from core.errors import Forbidden, NotFound
 NEEDS = ("see", "review", "use", "edit", "own")
 
 REFUSALS = {
-    "use": "Only the owner or a renter can chat with this agent.",
+    "use": "Only the owner, a renter or a collaborator can chat with this agent.",
+    # Editors (social collaborators) may edit too; the wording is shared with "own" (and
+    # tests/test_site.py asserts it).
     "edit": "Only the agent's owner can do this.",
     "own": "Only the agent's owner can do this.",
 }
@@ -19,7 +22,8 @@ REFUSALS = {
 class AgentQuerySet(models.QuerySet):
     # Rentals and listings belong to the marketplace, which sits above agents: they are
     # read here through their reverse relations ("rentals", "listings"), never by importing
-    # marketplace code (docs/DESIGN.md, Layout).
+    # marketplace code (docs/DESIGN.md, Layout). Collaborators (social, also above agents)
+    # likewise, through "collaborators".
 
     def owned_by(self, user) -> "AgentQuerySet":
         return self.filter(owner=user)
@@ -36,18 +40,54 @@ class AgentQuerySet(models.QuerySet):
         listing = Agent._meta.get_field("listings").related_model
         return Q(Exists(listing._default_manager.filter(agent=OuterRef("pk"), status="active")))
 
+    def _collaborating(self, user, roles: tuple[str, ...] | None = None) -> models.QuerySet:
+        collaborator = Agent._meta.get_field("collaborators").related_model
+        rows = collaborator._default_manager.filter(user=user)
+        if roles is not None:
+            rows = rows.filter(role__in=roles)
+        return rows.values("agent_id")
+
     def _usable_q(self, user) -> Q:
         if not getattr(user, "is_authenticated", False):
             return Q(pk__in=[])
-        return Q(owner=user) | Q(pk__in=self._rented_by(user))
+        return Q(owner=user) | Q(pk__in=self._rented_by(user)) | Q(pk__in=self._collaborating(user))
+
+    def _public_q(self, user) -> Q:
+        # Public agents are readable by every signed-in user, never by visitors.
+        if not getattr(user, "is_authenticated", False):
+            return Q(pk__in=[])
+        return Q(visibility=Agent.Visibility.PUBLIC)
+
+    def public(self) -> "AgentQuerySet":
+        return self.filter(visibility=Agent.Visibility.PUBLIC)
+
+    def editable_by(self, user) -> "AgentQuerySet":
+        """Agents the user may change, start and stop: owned, or as an editor."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(Q(owner=user) | Q(pk__in=self._collaborating(user, ("editor",))))
+
+    def with_forks_count(self) -> "AgentQuerySet":
+        """Annotate `forks_total`: how many agents were forked from each (a subquery per row,
+        on the forked_from index)."""
+        forks = (
+            Agent.objects.filter(forked_from=OuterRef("pk"))
+            .order_by()
+            .values("forked_from")
+            .annotate(n=models.Count("pk"))
+            .values("n")
+        )
+        return self.annotate(forks_total=Coalesce(Subquery(forks), 0))
 
     def usable_by(self, user) -> "AgentQuerySet":
-        """Agents the user may chat with: owned, or held through an unexpired rental."""
+        """Agents the user may chat with: owned, held through an unexpired rental, or shared
+        with them as a collaborator (either role)."""
         return self.filter(self._usable_q(user))
 
     def visible_to(self, user) -> "AgentQuerySet":
-        """Usable agents plus those anyone may look at (an active listing)."""
-        return self.filter(self._usable_q(user) | self._listed_q())
+        """Usable agents plus those anyone may look at (an active listing) and, for signed-in
+        users, public agents."""
+        return self.filter(self._usable_q(user) | self._listed_q() | self._public_q(user))
 
     def reviewable_by(self, user) -> "AgentQuerySet":
         """Visible agents plus those the user ran before: a past renter still sees the
@@ -55,7 +95,9 @@ class AgentQuerySet(models.QuerySet):
         if not getattr(user, "is_authenticated", False):
             return self.visible_to(user)
         ran = Run.objects.filter(user=user).values("agent_id")
-        return self.filter(self._usable_q(user) | self._listed_q() | Q(pk__in=ran))
+        return self.filter(
+            self._usable_q(user) | self._listed_q() | self._public_q(user) | Q(pk__in=ran)
+        )
 
     def with_rental_expiry(self, user) -> "AgentQuerySet":
         """Annotate `rental_expires_at`: the end of the user's unexpired rental, or None. A
@@ -111,6 +153,10 @@ class Agent(models.Model):
         STOPPED = "stopped"
         ERROR = "error"
 
+    class Visibility(models.TextChoices):
+        PRIVATE = "private"
+        PUBLIC = "public"
+
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents"
     )
@@ -125,6 +171,16 @@ class Agent(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.CREATED)
     state_reason = models.TextField(blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    # Lineage: the agent this one was forked from (NULL once that one is deleted), and its
+    # name and owner then, so "forked from" survives the parent's deletion.
+    forked_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+    )
+    forked_from_name = models.CharField(max_length=100, blank=True)
+    forked_from_owner = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -132,7 +188,10 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
-        indexes = [models.Index(fields=["owner", "state"])]
+        indexes = [
+            models.Index(fields=["owner", "state"]),
+            models.Index(fields=["visibility", "-updated_at"], name="agent_visibility_updated"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -140,8 +199,17 @@ class Agent(models.Model):
     def is_owned_by(self, user) -> bool:
         return user.is_authenticated and self.owner_id == user.pk
 
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Agent.Visibility.PUBLIC
+
+    @property
+    def is_fork(self) -> bool:
+        return bool(self.forked_from_id or self.forked_from_name)
+
     def is_usable_by(self, user) -> bool:
-        """May this user chat with the agent? The owner, or a renter until expiry."""
+        """May this user chat with the agent? The owner, a renter until expiry, or a
+        collaborator (either role)."""
         if not user.is_authenticated:
             return False
         if self.owner_id == user.pk:
@@ -154,7 +222,14 @@ class Agent(models.Model):
             return True
         if need == "use":
             return self.is_usable_by(user)
-        return self.is_owned_by(user)  # edit, own: editors will join "edit"
+        if need == "edit":
+            if self.is_owned_by(user):
+                return True
+            return (
+                user.is_authenticated
+                and Agent.objects.editable_by(user).filter(pk=self.pk).exists()
+            )
+        return self.is_owned_by(user)  # own: the owner alone
 
 
 class AgentActivity(models.Model):

@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString
 
 # slot → what the context function receives
 SLOTS = {
+    "dashboard": "the signed-in User, on their dashboard",
     "agent_detail": "the Agent, on its page",
     "run_final": "a final Run, under its card (chat and run page)",
 }

@@ -36,6 +36,18 @@ class AgentIn(StrictIn):
     model: str = Field(min_length=1, max_length=200)
     allowed_imports: list[str] = Field(default_factory=list, max_length=100)
     metadata: dict = Field(default_factory=dict)
+    # null: private on create, unchanged on update.
+    visibility: Literal["private", "public"] | None = None
+
+
+class AgentForkIn(StrictIn):
+    name: str | None = Field(None, min_length=1, max_length=100)
+
+
+class ForkedFromOut(Schema):
+    id: int | None
+    name: str
+    owner: str
 
 
 class AgentOut(Schema):
@@ -49,6 +61,9 @@ class AgentOut(Schema):
     state: Literal["created", "running", "stopped", "error"]
     state_reason: str
     owner: str
+    visibility: Literal["private", "public"]
+    forked_from: ForkedFromOut | None
+    forks_count: int
     created_at: datetime
     updated_at: datetime
     stats: AgentStatsOut
@@ -58,6 +73,22 @@ class AgentOut(Schema):
         return agent.owner.username
 
     @staticmethod
+    def resolve_forked_from(agent) -> dict | None:
+        if not agent.is_fork:
+            return None
+        return {
+            "id": agent.forked_from_id,
+            "name": agent.forked_from_name,
+            "owner": agent.forked_from_owner,
+        }
+
+    @staticmethod
+    def resolve_forks_count(agent) -> int:
+        # Annotated by AgentQuerySet.with_forks_count(); one query otherwise.
+        total = getattr(agent, "forks_total", None)
+        return total if total is not None else agent.forks.count()
+
+    @staticmethod
     def resolve_stats(agent) -> dict:
         return stats_payload(agent)
 
@@ -65,6 +96,8 @@ class AgentOut(Schema):
 class AgentFilter(Schema):
     state: Literal["created", "running", "stopped", "error"] | None = None
     owned: bool | None = None
+    # "public": every public agent instead of those you own, rent or collaborate on.
+    scope: Literal["mine", "public"] = "mine"
 
 
 class ChatIn(StrictIn):

@@ -8,7 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.text import UNSAFE_NAME_MESSAGE, has_unsafe_name_chars
 
 from . import signals
 from .models import Agent, AgentActivity, Conversation, Run, RunStep, Worker
@@ -26,9 +27,16 @@ def activity_log(*, agent: Agent, actor: User | None, verb: str, detail: str = "
 # --- lifecycle -------------------------------------------------------------------------
 
 
+def _check_visibility(visibility: str) -> str:
+    if visibility not in Agent.Visibility.values:
+        raise Invalid("Visibility is private or public.")
+    return visibility
+
+
 @transaction.atomic
-def agent_create(*, owner: User, config: AgentConfig) -> Agent:
+def agent_create(*, owner: User, config: AgentConfig, visibility: str = "private") -> Agent:
     config = validate_config(config)
+    visibility = _check_visibility(visibility)
     agent = Agent.objects.create(
         owner=owner,
         name=config.name,
@@ -37,22 +45,67 @@ def agent_create(*, owner: User, config: AgentConfig) -> Agent:
         model=config.model,
         allowed_imports=config.allowed_imports,
         metadata=config.metadata,
+        visibility=visibility,
     )
     activity_log(
         agent=agent, actor=owner, verb=AgentActivity.Verb.CREATED, detail=f"Model {agent.model}"
     )
     signals.agent_created.send(sender=Agent, agent=agent, by=owner)
+    if agent.is_public:
+        signals.agent_published.send(sender=Agent, agent=agent, by=owner)
     return agent
 
 
 @transaction.atomic
-def agent_update(*, agent: Agent, by: User, config: AgentConfig) -> Agent:
-    """Save a new configuration. A running agent keeps running; the next turn uses it."""
+def agent_fork(*, agent: Agent, by: User, name: str | None = None) -> Agent:
+    """A copy of the agent's configuration owned by `by`: state created, private, with its
+    lineage (`forked_from` and a snapshot of the parent's name and owner). The caller checked
+    that `by` may see the agent; forking needs ownership or a public agent (a collaborator
+    or renter of a private agent is refused)."""
+    parent = Agent.objects.select_related("owner").get(pk=agent.pk)
+    if parent.owner_id != by.pk and not parent.is_public:
+        raise Forbidden("Only the owner can fork a private agent.")
+    name = (name or "").strip() or f"{parent.name} (fork)"[:100]
+    if has_unsafe_name_chars(name):
+        raise Invalid(UNSAFE_NAME_MESSAGE)
+    fork = Agent.objects.create(
+        owner=by,
+        name=name[:100],
+        description=parent.description,
+        tools=list(parent.tools),
+        model=parent.model,
+        allowed_imports=list(parent.allowed_imports),
+        metadata=dict(parent.metadata),
+        forked_from=parent,
+        forked_from_name=parent.name,
+        forked_from_owner=parent.owner.username,
+    )
+    activity_log(
+        agent=fork, actor=by, verb=AgentActivity.Verb.CREATED, detail=f"Forked from {parent.name}"
+    )
+    signals.agent_created.send(sender=Agent, agent=fork, by=by)
+    signals.agent_forked.send(sender=Agent, agent=fork, parent=parent, by=by)
+    return fork
+
+
+@transaction.atomic
+def agent_update(
+    *, agent: Agent, by: User, config: AgentConfig, visibility: str | None = None
+) -> Agent:
+    """Save a new configuration (and visibility, when given: the owner's choice alone). A
+    running agent keeps running; the next turn uses it."""
     config = validate_config(config)
     agent = Agent.objects.select_for_update().get(pk=agent.pk)
     changed = [name for name in config.FIELDS if getattr(agent, name) != getattr(config, name)]
     for name in changed:
         setattr(agent, name, getattr(config, name))
+    published = False
+    if visibility is not None and _check_visibility(visibility) != agent.visibility:
+        if agent.owner_id != by.pk:
+            raise Forbidden("Only the agent's owner can change its visibility.")
+        agent.visibility = visibility
+        changed.append("visibility")
+        published = agent.is_public
     if agent.state == Agent.State.ERROR:
         # A fixed configuration leaves the error state; starting re-checks it anyway.
         agent.state, agent.state_reason = Agent.State.STOPPED, ""
@@ -60,6 +113,8 @@ def agent_update(*, agent: Agent, by: User, config: AgentConfig) -> Agent:
     if changed:
         detail = "Changed " + ", ".join(changed)
         activity_log(agent=agent, actor=by, verb=AgentActivity.Verb.UPDATED, detail=detail)
+    if published:
+        signals.agent_published.send(sender=Agent, agent=agent, by=by)
     return agent
 
 
@@ -141,7 +196,7 @@ def agent_delete(*, agent: Agent, by: User) -> None:
 def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | None = None) -> Run:
     """Store the user's message as a queued run and enqueue its execution on commit."""
     if not agent.is_usable_by(user):
-        raise Forbidden("Only the owner or a renter can chat with this agent.")
+        raise Forbidden("Only the owner, a renter or a collaborator can chat with this agent.")
     agent = Agent.objects.get(pk=agent.pk)  # the state as of now, not as of the caller's read
     if agent.state != Agent.State.RUNNING:
         hint = " Start it first." if agent.owner_id == user.pk else " Ask its owner to start it."

@@ -31,3 +31,9 @@ agent_transferred = Signal()
 
 # A run reached its final status, exactly once (sender=Run, run=).
 run_finished = Signal()
+
+# An agent became public: created public or made public (sender=Agent, agent=, by=).
+agent_published = Signal()
+
+# A user forked an agent (sender=Agent, agent= the new fork, parent=, by=).
+agent_forked = Signal()

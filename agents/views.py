@@ -118,7 +118,13 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     return render(
         request,
         template,
-        {"page": page, "in_flight": _in_flight(request.user), "now": timezone.now()},
+        {
+            "page": page,
+            "in_flight": _in_flight(request.user),
+            "now": timezone.now(),
+            # The other apps' panels (the feed of followed users), rendered by those apps.
+            "panels": panels.render("dashboard", request, request.user),
+        },
     )
 
 
@@ -155,7 +161,11 @@ def agent_create(request: AuthedHttpRequest) -> HttpResponse:
     form = _agent_form(request.POST or None, initial={"metadata": "{}"})
     if request.method == "POST" and form.is_valid():
         try:
-            agent = services.agent_create(owner=request.user, config=form.config())
+            agent = services.agent_create(
+                owner=request.user,
+                config=form.config(),
+                visibility=form.cleaned_data["visibility"],
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -181,9 +191,16 @@ def agent_create(request: AuthedHttpRequest) -> HttpResponse:
 def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     agent = get_agent(request, pk, need="edit")
     form = _agent_form(request.POST or None, initial=AgentForm.initial_for(agent))
+    if not agent.is_owned_by(request.user):
+        form.fields["visibility"].disabled = True  # an editor's form keeps the owner's choice
     if request.method == "POST" and form.is_valid():
         try:
-            services.agent_update(agent=agent, by=request.user, config=form.config())
+            services.agent_update(
+                agent=agent,
+                by=request.user,
+                config=form.config(),
+                visibility=form.cleaned_data["visibility"],
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
@@ -203,6 +220,8 @@ def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     # in: core.middleware).
     agent = get_agent(request, pk)
     is_owner = agent.is_owned_by(request.user)
+    # Editors (collaborators) edit, start and stop too; the owner alone deletes.
+    can_edit = is_owner or (request.user.is_authenticated and agent.permits(request.user, "edit"))
     # Only the viewer's own runs: others' (renters') count in the stats, never shown.
     runs = Run.objects.visible_to(request.user).filter(agent=agent).select_related("user")
     return render(
@@ -211,6 +230,7 @@ def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         {
             "agent": agent,
             "is_owner": is_owner,
+            "can_edit": can_edit,
             "can_use": agent.is_usable_by(request.user),
             "activities": agent.activities.select_related("actor")[:20] if is_owner else [],
             "runs": runs[:10],

@@ -19,6 +19,7 @@ from core.errors import DomainError, RateLimited, error_code
 from gamification.api import router as gamification_router
 from marketplace.api import router as marketplace_router
 from monitoring.api import router as monitoring_router
+from social.api import router as social_router
 from tools_registry.api import router as tools_router
 
 logger = logging.getLogger(__name__)
@@ -100,4 +101,5 @@ api.add_router("/", tools_router)
 api.add_router("/", agents_router)
 api.add_router("/", gamification_router)
 api.add_router("/", marketplace_router)
+api.add_router("/", social_router)
 api.add_router("/", monitoring_router)

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "agents",
     "marketplace",
     "gamification",
+    "social",
     "monitoring",
 ]
 
@@ -269,6 +270,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Marketplace money rules (docs/API.md).
 SIGNUP_CREDITS = Decimal(env("SIGNUP_CREDITS", "1000.00"))
 MARKETPLACE_FEE_PERCENT = Decimal(env("MARKETPLACE_FEE_PERCENT", "10"))
+# A fork's sale or rental pays this share of the price to the parent agent's owner (social).
+FORK_ROYALTY_PERCENT = Decimal(env("FORK_ROYALTY_PERCENT", "5"))
 # Auctions (docs/API.md "Auctions"): shortest auction, bid increment, soft-close window.
 AUCTION_MIN_SECONDS = int(env("AUCTION_MIN_SECONDS", "300"))
 AUCTION_INCREMENT = Decimal(env("AUCTION_INCREMENT", "1.00"))

@@ -35,12 +35,15 @@ from functools import partial
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import notify
 from agents.models import Agent
 from agents.services import activity_log, agent_transfer
 from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
+from gamification.services import record_auction_sale
 
 from . import services
 from .models import MAX_PRICE, Bid, LedgerEntry, Listing, Transaction, Wallet
@@ -52,6 +55,10 @@ MAX_AUCTION_DAYS = 30
 
 def increment() -> Decimal:
     return services.money(settings.AUCTION_INCREMENT)
+
+
+def auction_url(listing: Listing) -> str:
+    return reverse("marketplace:listing_detail", args=[listing.pk])
 
 
 def min_next_bid(listing: Listing) -> Decimal:
@@ -190,6 +197,7 @@ def _bid(*, listing: Listing, bidder: User, max_amount: Decimal, key: str | None
         f"Not enough credits: a maximum of {max_amount} needs that much available."
     )
     price: Decimal
+    outbid: User | None = None  # the previous leader, told once the bid is stored
     if leading is None:
         # The first bid leads at the start price and holds its maximum.
         if not services.hold_place(wallet_id=wallet.pk, amount=max_amount, note=note, now=now):
@@ -226,6 +234,7 @@ def _bid(*, listing: Listing, bidder: User, max_amount: Decimal, key: str | None
             else:
                 services.hold_release(bid=leading, note=f"Outbid: {note}", now=now)
         price, takes_lead = min(max_amount, leading.max_amount + increment()), True
+        outbid = leading.bidder
     else:
         # Not enough to lead (equal maxima: the earlier bid leads): it only raises the price.
         if Wallet.objects.get(pk=wallet.pk).available < max_amount:
@@ -253,6 +262,13 @@ def _bid(*, listing: Listing, bidder: User, max_amount: Decimal, key: str | None
         fields.append("leading_bid")
     listing.save(update_fields=fields)
     bid.listing = listing
+    if outbid is not None:
+        # In the bid's transaction: the notice exists exactly when the bid does.
+        notify(
+            user=outbid,
+            text=f"You were outbid on {listing.agent_name}: the price is now {price} credits.",
+            url=auction_url(listing),
+        )
     return bid
 
 
@@ -339,20 +355,44 @@ def _settle_locked(*, listing_id: int, now: datetime | None):
     if not closed:
         return None
     note = f"Auction of {listing.agent_name} ended"
+    url = auction_url(listing)
     if not sells:
+        reason = "no bids" if leading is None else "reserve not met"
         if leading is not None:
             services.hold_release(bid=leading, note=note, now=now)
+            notify(
+                user=winner,
+                text=f"The auction of {listing.agent_name} ended unsold ({reason}); "
+                "your hold is released.",
+                # Closed, the auction is its seller's and buyer's only: the wallet shows it.
+                url=reverse("marketplace:wallet_detail"),
+            )
         if agent is not None:
-            reason = "no bids" if leading is None else "reserve not met"
             activity_log(
                 agent=agent, actor=None, verb="unlisted", detail=f"Auction unsold: {reason}"
             )
+        # The notices commit with the settlement's status change: exactly once.
+        notify(
+            user=listing.seller,
+            text=f"Your auction of {listing.agent_name} ended unsold ({reason}).",
+            url=url,
+        )
         return status, None
     assert leading is not None and winner is not None and agent is not None
     price = listing.current_price
     assert price is not None and listing.seller_id is not None
     fee = services.fee_for(price)
-    income = price - fee
+    # A fork's royalty, as for a sale (services._purchase): its parent's current owner gets
+    # FORK_ROYALTY_PERCENT out of the seller's income, unless they are the winner or seller.
+    payee = (
+        Agent.objects.filter(pk=agent.forked_from_id).values_list("owner_id", flat=True).first()
+        if agent.forked_from_id
+        else None
+    )
+    royalty = services.ZERO
+    if payee is not None and payee not in (winner.pk, listing.seller_id):
+        royalty = services.royalty_for(price, fee)
+    income = price - fee - royalty
     txn = Transaction.objects.create(
         buyer=winner,
         listing=listing,
@@ -362,16 +402,20 @@ def _settle_locked(*, listing_id: int, now: datetime | None):
         created_at=now,
         effects_pending=True,
     )
-    seller_wallet_id = None
-    for user_id in sorted((winner.pk, listing.seller_id)):
+    credits = {listing.seller_id: income}
+    if royalty:
+        credits[payee] = royalty
+    wallet_ids: dict[int, int | None] = {}
+    for user_id in sorted((winner.pk, *credits)):  # the trade lock order: by user id
         if user_id == winner.pk:
             # Release the maximum and pay the price in one statement.
             services.hold_release(bid=leading, note=note, now=now, pay=price)
-        else:
-            seller_wallet_id = services._wallet_add(user_id, income, now)
-            if seller_wallet_id is None:
-                services.wallet_create(user=User(pk=user_id))
-                seller_wallet_id = services._wallet_add(user_id, income, now)
+            continue
+        wallet_ids[user_id] = services._wallet_add(user_id, credits[user_id], now)
+        if wallet_ids[user_id] is None:
+            services.wallet_create(user=User(pk=user_id))
+            wallet_ids[user_id] = services._wallet_add(user_id, credits[user_id], now)
+    seller_wallet_id = wallet_ids[listing.seller_id]
     kinds = LedgerEntry.Kind
     entries = [
         {
@@ -389,12 +433,43 @@ def _settle_locked(*, listing_id: int, now: datetime | None):
     ]
     if fee:
         entries.append({"wallet_id": None, "amount": fee, "kind": kinds.FEE, "note": ""})
+    if royalty:
+        entries.append(
+            {
+                "wallet_id": wallet_ids[payee],
+                "amount": royalty,
+                "kind": kinds.ROYALTY,
+                "note": f"Royalty: auction of the fork {listing.agent_name}"[:200],
+            }
+        )
     services._insert(
         LedgerEntry, [{**entry, "transaction_id": txn.pk, "created_at": now} for entry in entries]
     )
     agent_transfer(agent=agent, to_user=winner, by=winner)
-    effects = partial(services._settle_after_commit, txn=txn, agent_id=agent.pk, buyer=winner)
+    notify(
+        user=winner,
+        text=f"You won the auction of {listing.agent_name} for {price} credits. It is yours now.",
+        url=url,
+    )
+    notify(
+        user=listing.seller,
+        text=f"Your auction of {listing.agent_name} sold to {winner.username} for {price} credits.",
+        url=url,
+    )
+    effects = partial(_auction_effects, txn=txn, agent_id=agent.pk, buyer=winner)
     return status, effects
+
+
+def _auction_effects(*, txn: Transaction, agent_id: int, buyer: User) -> None:
+    """After a sold auction commits: the sale's effects as for a purchase (earnings, XP,
+    first sale) and, claimed with them in one transaction (so exactly once), the auction
+    counter behind the auction achievements (gamification.record_auction_sale)."""
+    try:
+        with transaction.atomic():
+            if services._settle(txn, agent_id, buyer):
+                record_auction_sale(agent=Agent(pk=agent_id))
+    except Exception:
+        logger.exception("Auction sale %s: its stats wait for purchases_settle", txn.pk)
 
 
 def auction_payload(listing: Listing) -> dict | None:

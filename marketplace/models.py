@@ -349,11 +349,12 @@ class LedgerEntry(models.Model):
         REFUND = "refund", "Refund"
         HOLD = "hold", "Held for a bid"
         RELEASE = "release", "Hold released"
+        ROYALTY = "royalty", "Fork royalty"
 
     GRANTS = (Kind.SIGNUP_BONUS, Kind.ADMIN_GRANT)
     # Moves between a wallet's available and held parts (module docstring: holds).
     HOLDS = (Kind.HOLD, Kind.RELEASE)
-    INCOME = (Kind.SALE_INCOME, Kind.RENTAL_INCOME)
+    INCOME = (Kind.SALE_INCOME, Kind.RENTAL_INCOME, Kind.ROYALTY)
     SPENDING = (Kind.PURCHASE, Kind.RENTAL)
 
     # NULL wallet = the platform's own account (fees).

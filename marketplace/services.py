@@ -6,9 +6,13 @@ Money rules (docs/DESIGN.md "Money", docs/API.md):
   entries of a trade (buyer −price, seller +price−fee, platform +fee) always sum to zero;
 - only grants (signup bonus, admin grant) create credits, so at any time
   sum(wallet balances) + platform account = sum(grants);
-- purchases lock, in this order: the agent, the listing, then the buyer's and the
-  seller's wallets by ascending user id. Every writer that takes more than one of these
-  locks takes them in that order (listing, withdrawing and agents.services.agent_delete
+- a fork sold or rented pays FORK_ROYALTY_PERCENT of the price (half-up to the cent) to the
+  current owner of the agent it was forked from, out of the seller's income (buyer −price,
+  seller +price−fee−royalty, parent's owner +royalty, platform +fee: still zero); one level
+  up only, none when the parent is gone or its owner is the buyer or the seller;
+- purchases lock, in this order: the agent, the listing, then the buyer's, the seller's
+  (and a royalty payee's) wallets by ascending user id. Every writer that takes more than
+  one of these locks takes them in that order (listing, withdrawing and agents.services.agent_delete
   lock the agent before the listing; a bid locks the listing, then the wallets it holds
   or releases by ascending user id; an auction's settlement the agent, the listing, then
   the winner's and the seller's wallets), so two trades never wait on each other in a cycle;
@@ -43,6 +47,7 @@ from agents.services import activity_log, agent_transfer
 from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
 from gamification.services import record_sale
 
+from . import signals
 from .models import (
     CENT,
     MAX_PRICE,
@@ -82,6 +87,15 @@ def fee_for(price: Decimal) -> Decimal:
     """The platform's cut: MARKETPLACE_FEE_PERCENT of the price, half-up to the cent."""
     percent = Decimal(settings.MARKETPLACE_FEE_PERCENT)
     return (price * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def royalty_for(price: Decimal, fee: Decimal) -> Decimal:
+    """The fork royalty: FORK_ROYALTY_PERCENT of the price, half-up to the cent, out of the
+    seller's income; capped so the seller keeps at least a cent (ledger amounts are never
+    zero)."""
+    percent = Decimal(settings.FORK_ROYALTY_PERCENT)
+    royalty = (price * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    return max(ZERO, min(royalty, price - fee - CENT))
 
 
 # --- wallets -------------------------------------------------------------------------------
@@ -224,6 +238,7 @@ def listing_create(
         raise Conflict(f"“{agent.name}” already has an active listing.") from None
     terms = f"for {rental_days} day(s)" if rental_days else "for sale"
     activity_log(agent=agent, actor=seller, verb="listed", detail=f"{terms} at {price} credits")
+    signals.listing_created.send(sender=Listing, listing=listing)
     return listing
 
 
@@ -414,12 +429,23 @@ def hold_release(
     )
 
 
-def _pay(buyer: User, seller_id: int, price: Decimal, income: Decimal, now) -> tuple[int, int]:
-    """Move price from the buyer's wallet and income to the seller's; their wallet ids.
-    The two rows are locked in ascending user id order (module docstring)."""
+def _pay(
+    buyer: User,
+    seller_id: int,
+    price: Decimal,
+    income: Decimal,
+    now,
+    royalty: tuple[int, Decimal] | None = None,
+) -> dict[int, int]:
+    """Move price from the buyer's wallet, income to the seller's and, with `royalty`
+    (user id, amount), that amount to the parent agent's owner; user id → wallet id. The
+    rows are locked in ascending user id order (module docstring)."""
+    amounts = {buyer.pk: -price, seller_id: income}
+    if royalty is not None:
+        amounts[royalty[0]] = royalty[1]
     wallets: dict[int, int] = {}
-    for user_id in sorted((buyer.pk, seller_id)):
-        amount = -price if user_id == buyer.pk else income
+    for user_id in sorted(amounts):
+        amount = amounts[user_id]
         wallet_id = _wallet_add(user_id, amount, now)
         if wallet_id is None:
             wallet = Wallet.objects.filter(user_id=user_id).first()
@@ -432,7 +458,7 @@ def _pay(buyer: User, seller_id: int, price: Decimal, income: Decimal, now) -> t
                     f"Not enough credits: this costs {price}, you have {available} available."
                 )
         wallets[user_id] = wallet_id
-    return wallets[buyer.pk], wallets[seller_id]
+    return wallets
 
 
 def _insert(model: type[Model], rows: list[dict], *, returning: bool = False) -> int | None:
@@ -468,7 +494,14 @@ def _purchase(
     with connection.cursor() as cursor:
         if listing.agent_id is not None:
             lock = _lock_sql(no_key=listing.is_rent)
-            cursor.execute(f"SELECT owner_id FROM {agents} WHERE id = %s{lock}", [listing.agent_id])
+            # The owner of the agent it was forked from, if any (the royalty's payee), is
+            # read in the same statement without locking the parent: lineage only points
+            # up, and the royalty goes to whoever owns the parent as of this statement.
+            cursor.execute(
+                f"SELECT a.owner_id, (SELECT p.owner_id FROM {agents} p "
+                f"WHERE p.id = a.forked_from_id) FROM {agents} a WHERE a.id = %s{lock}",
+                [listing.agent_id],
+            )
             agent_row = cursor.fetchone()
         cursor.execute(
             f"SELECT agent_id, seller_id, status, price, rental_days, agent_name, listing_type "
@@ -495,7 +528,14 @@ def _purchase(
 
     now = now or timezone.now()
     fee = fee_for(price)
-    income = price - fee
+    # A fork sold or rented pays FORK_ROYALTY_PERCENT to its parent's current owner, out of
+    # the seller's income; one level up only, and none when the parent is gone or its owner
+    # is the buyer or the seller.
+    parent_owner_id = agent_row[1]
+    royalty = ZERO
+    if parent_owner_id is not None and parent_owner_id not in (buyer.pk, seller_id):
+        royalty = royalty_for(price, fee)
+    income = price - fee - royalty
     is_rent = rental_days is not None  # rent listings, and only they, have days
     expires_at: datetime | None = None
     starts_at = now
@@ -510,7 +550,10 @@ def _purchase(
         )
         starts_at = current or now
         expires_at = starts_at + timedelta(days=rental_days)
-    buyer_wallet_id, seller_wallet_id = _pay(buyer, seller_id, price, income, now)
+    wallets = _pay(
+        buyer, seller_id, price, income, now, (parent_owner_id, royalty) if royalty else None
+    )
+    buyer_wallet_id, seller_wallet_id = wallets[buyer.pk], wallets[seller_id]
     row = {
         "buyer_id": buyer.pk,
         "listing_id": listing.pk,
@@ -542,6 +585,15 @@ def _purchase(
     ]
     if fee:
         entries.append({"wallet_id": None, "amount": fee, "kind": kinds.FEE, "note": ""})
+    if royalty:
+        entries.append(
+            {
+                "wallet_id": wallets[parent_owner_id],
+                "amount": royalty,
+                "kind": kinds.ROYALTY,
+                "note": f"Royalty: {'rental' if is_rent else 'sale'} of the fork {name}"[:200],
+            }
+        )
     _insert(
         LedgerEntry, [{**entry, "transaction_id": txn.pk, "created_at": now} for entry in entries]
     )
@@ -597,7 +649,15 @@ def _settle(txn: Transaction, agent_id: int | None, buyer: User | None) -> bool:
             verb="rented",
             detail=f"Rented by {renter} until {txn.expires_at:%Y-%m-%d %H:%M} UTC",
         )
-    record_sale(agent=agent, amount=txn.seller_income, kind="rental" if is_rent else "sale")
+    # The seller's income: price − fee, less a fork's royalty when one was paid.
+    royalty = cents(
+        LedgerEntry.objects.filter(transaction=txn, kind=LedgerEntry.Kind.ROYALTY).aggregate(
+            total=Sum("amount")
+        )["total"]
+    )
+    record_sale(
+        agent=agent, amount=txn.seller_income - royalty, kind="rental" if is_rent else "sale"
+    )
     return True
 
 

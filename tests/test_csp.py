@@ -6,6 +6,7 @@ it), a style= attribute or a <style> element. tests/e2e/test_csp.py checks the s
 browser, which reports any violation.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -13,13 +14,16 @@ import pytest
 from django.template.loader import render_to_string
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
-from accounts.services import token_create
+from accounts.services import notify, token_create
 from agents import services as agents
 from agents.models import RunStep
 from agents.validation import AgentConfig
 from gamification.services import rating_save, record_run
+from marketplace.auctions import auction_bid, auction_create
 from marketplace.services import listing_create, listing_purchase
+from social.services import share_create
 from tests.factories import (
     ConversationFactory,
     RunFactory,
@@ -49,7 +53,16 @@ POST_ONLY = {
     "agents:run_cancel",
     "marketplace:listing_purchase",
     "marketplace:listing_withdraw",
+    "marketplace:listing_bid",
+    "accounts:notification_mark_read",
     "gamification:rating_save",
+    "social:follow",
+    "social:unfollow",
+    "social:agent_fork",
+    "social:collaborator_add",
+    "social:collaborator_remove",
+    "social:run_share",
+    "social:run_unshare",
 }
 
 
@@ -109,6 +122,18 @@ def pages(client):
     )
     listing_purchase(listing=mine_listed, buyer=seller)
     token_create(user=viewer, name="laptop")
+    # An auction the viewer bids on (its page, the bid's confirmation), and their notices.
+    auctioned = agents.agent_create(
+        owner=seller, config=AgentConfig(name="Gavel", model="openai:x")
+    )
+    auction = auction_create(
+        agent=auctioned,
+        seller=seller,
+        price=Decimal("4.00"),
+        ends_at=timezone.now() + timedelta(hours=1),
+    )
+    auction_bid(listing=auction, bidder=viewer, max_amount=Decimal("9.00"))
+    notify(user=viewer, text="You were outbid", url=f"/marketplace/{auction.pk}/")
     client.force_login(viewer)
     return {
         "home": "/",
@@ -131,6 +156,9 @@ def pages(client):
         "marketplace:listing_mine": "/marketplace/mine/",
         "marketplace:listing_detail": f"/marketplace/{rent.pk}/?confirm=1",
         "marketplace:wallet_detail": "/marketplace/wallet/",
+        "marketplace:listing_detail auction": f"/marketplace/{auction.pk}/",
+        "marketplace:listing_detail auction bid": f"/marketplace/{auction.pk}/?max_amount=12",
+        "accounts:notification_list": "/account/notifications/",
         "tools_registry:tool_list": "/tools/",
         "tools_registry:tool_register": "/tools/register/",
         "tools_registry:tool_detail": "/tools/shout/?from=1&to=2",
@@ -143,6 +171,11 @@ def pages(client):
         # Error pages.
         "404": "/dashboard/agents/999999/",
         "403": f"/dashboard/agents/{theirs.pk}/edit/",
+        # Social.
+        "social:explore": "/explore/",
+        "social:feed": "/feed/",
+        "social:profile": "/u/seller/",
+        "social:shared_run": f"/s/{share_create(run=run, by=viewer)[0].token}/",
     }
 
 
@@ -192,8 +225,12 @@ def check(response) -> list[str]:
 
 
 def test_htmx_fragments_need_no_inline_code(client, pages):
-    for url in (pages["marketplace:listing_list"], pages["gamification:leaderboard"]):
-        response = client.get(url, headers={"HX-Request": "true"})
+    for url, target in (
+        (pages["marketplace:listing_list"], ""),
+        (pages["gamification:leaderboard"], ""),
+        (pages["marketplace:listing_detail auction"], "auction-status"),
+    ):
+        response = client.get(url, headers={"HX-Request": "true", "HX-Target": target})
         assert response.status_code == 200
         assert inline_code(response.content.decode()) == []
 

@@ -124,4 +124,31 @@
     const stream = runStreams.get(card.id);
     if (stream && stream.open) event.preventDefault();
   });
+
+  // Auction countdowns: every [data-ends-at] (an ISO 8601 end time) says how long is left,
+  // once a second, without a reload. The polled status (htmx) replaces the element when the
+  // end moves (soft close) or the auction settles; each tick reads the attribute afresh.
+  function timeLeft(ms) {
+    const total = Math.floor(ms / 1000);
+    const days = Math.floor(total / 86400);
+    const hours = Math.floor((total % 86400) / 3600);
+    const minutes = Math.floor((total % 3600) / 60);
+    const seconds = total % 60;
+    const parts = [];
+    if (days) parts.push(days + "d");
+    if (days || hours) parts.push(hours + "h");
+    if (days || hours || minutes) parts.push(minutes + "m");
+    parts.push(seconds + "s");
+    return parts.join(" ") + " left";
+  }
+  function tickCountdowns() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("[data-ends-at]")) {
+      const end = Date.parse(el.dataset.endsAt);
+      if (Number.isNaN(end)) continue;
+      el.textContent = end > now ? timeLeft(end - now) : "ended, settling…";
+    }
+  }
+  if (document.querySelector("[data-ends-at]")) tickCountdowns();
+  window.setInterval(tickCountdowns, 1000);
 })();

@@ -134,6 +134,7 @@ def test_instructions_in_the_metadata_json_point_to_the_field(db):
 def test_editing_moves_instructions_out_of_the_json():
     class Agent:
         name, description, tools, model, allowed_imports = "P", "", [], "openai:echo", []
+        visibility = "private"
         metadata = {"instructions": "Be brief.", "team": "x"}
 
     initial = AgentForm.initial_for(Agent())

@@ -1,0 +1,71 @@
+"""Social's panels on the agents app's pages (registered in SocialConfig.ready): lineage,
+the fork button and collaborator management on the agent page; Share/Revoke under a run the
+viewer started. Nothing here writes."""
+
+from django.http import HttpRequest
+
+from agents import panels as agent_panels
+from agents.models import Agent, Run
+
+from .models import Collaborator, FeedEvent, ShareLink
+
+
+def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
+    user = request.user
+    is_owner = agent.is_owned_by(user)
+    return {
+        "agent": agent,
+        "is_owner": is_owner,
+        "can_fork": user.is_authenticated and (is_owner or agent.is_public),
+        "forks_count": agent.forks.count(),
+        "collaborators": (
+            list(Collaborator.objects.filter(agent=agent).select_related("user"))
+            if is_owner
+            else []
+        ),
+        "roles": Collaborator.Role.choices,
+    }
+
+
+def _run_contexts(request: HttpRequest, runs: list[Run]) -> dict:
+    user = request.user
+    mine = [run.pk for run in runs if user.is_authenticated and run.user_id == user.pk]
+    links = {link.run_id: link for link in ShareLink.objects.active().filter(run_id__in=mine)}
+    return {pk: {"run_pk": pk, "link": links.get(pk)} for pk in mine}
+
+
+def _run_final_panel(request: HttpRequest, run: Run) -> dict | None:
+    return _run_contexts(request, [run]).get(run.pk)
+
+
+# How many of the feed's newest events the dashboard shows (the feed page has them all).
+DASHBOARD_FEED_SIZE = 5
+
+
+def _dashboard_panel(request: HttpRequest, user) -> dict:
+    events = FeedEvent.objects.for_follower(user).select_related("actor")
+    return {"events": list(events[:DASHBOARD_FEED_SIZE])}
+
+
+def register() -> None:
+    agent_panels.register(
+        "dashboard",
+        name="social-feed",
+        template="social/_dashboard_feed.html",
+        context=_dashboard_panel,
+    )
+    agent_panels.register(
+        "agent_detail",
+        name="social",
+        template="social/_agent_panel.html",
+        context=_agent_detail_panel,
+        order=30,
+    )
+    agent_panels.register(
+        "run_final",
+        name="social",
+        template="social/_run_panel.html",
+        context=_run_final_panel,
+        batch=_run_contexts,
+        order=200,
+    )
