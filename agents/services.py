@@ -360,6 +360,29 @@ def runs_reap() -> int:
     return len(reaped)
 
 
+TASK_PRUNE_BATCH = 1000
+
+
+def tasks_prune(*, now=None) -> int:
+    """Delete finished task rows (succeeded or failed) older than TASK_RETENTION_DAYS, at most
+    TASK_PRUNE_BATCH per call; returns how many. The queue's table holds a row per turn and
+    django-tasks-db never deletes one; runs keep their own history. A periodic job of every
+    worker calls this (AgentsConfig.ready); deleting by primary key is safe to repeat."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    cutoff = (now or timezone.now()) - timedelta(days=settings.TASK_RETENTION_DAYS)
+    old = DBTaskResult.objects.filter(
+        status__in=[TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED],
+        finished_at__lt=cutoff,
+    ).order_by()
+    ids = list(old.values_list("pk", flat=True)[:TASK_PRUNE_BATCH])
+    if not ids:
+        return 0
+    deleted, _ = DBTaskResult.objects.filter(pk__in=ids).delete()
+    return deleted
+
+
 def turn_tasks_reap(*, run_ids: set[int] | None = None) -> int:
     """Fail the RUNNING task rows of turns no live worker holds; returns how many.
 

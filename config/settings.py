@@ -305,6 +305,8 @@ AGENT_HISTORY_RUNS = int(env("AGENT_HISTORY_RUNS", "10"))  # earlier turns repla
 AGENT_RUN_LEASE_SECONDS = int(env("AGENT_RUN_LEASE_SECONDS", "30"))
 AGENT_REAP_INTERVAL_SECONDS = float(env("AGENT_REAP_INTERVAL_SECONDS", "5"))  # per worker
 AGENT_QUEUE_TIMEOUT_SECONDS = int(env("AGENT_QUEUE_TIMEOUT_SECONDS", "600"))
+# Finished rows of the task queue are deleted after this many days (runs keep their history).
+TASK_RETENTION_DAYS = float(env("TASK_RETENTION_DAYS", "7"))
 AGENT_CHAT_WAIT_SECONDS = int(env("AGENT_CHAT_WAIT_SECONDS", "60"))
 WORKER_CONCURRENCY = int(env("WORKER_CONCURRENCY", "50"))  # turns in flight per worker process
 SANDBOX_POOL_SIZE = int(env("SANDBOX_POOL_SIZE", "2"))  # pre-started sandbox children
