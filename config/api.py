@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from agents.api import router as agents_router
+from competitions.api import router as competitions_router
 from core.errors import DomainError, RateLimited, error_code
 from gamification.api import router as gamification_router
 from marketplace.api import router as marketplace_router
@@ -102,4 +103,5 @@ api.add_router("/", agents_router)
 api.add_router("/", gamification_router)
 api.add_router("/", marketplace_router)
 api.add_router("/", social_router)
+api.add_router("/", competitions_router)
 api.add_router("/", monitoring_router)

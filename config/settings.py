@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "marketplace",
     "gamification",
     "social",
+    "competitions",
     "monitoring",
 ]
 
@@ -276,6 +277,11 @@ FORK_ROYALTY_PERCENT = Decimal(env("FORK_ROYALTY_PERCENT", "5"))
 AUCTION_MIN_SECONDS = int(env("AUCTION_MIN_SECONDS", "300"))
 AUCTION_INCREMENT = Decimal(env("AUCTION_INCREMENT", "1.00"))
 AUCTION_SOFT_CLOSE_SECONDS = int(env("AUCTION_SOFT_CLOSE_SECONDS", "120"))
+# Competitions (docs/API.md "Competitions"): the shortest time to closing, how many judging
+# runs may be in flight at once over all competitions, and each task's time limit.
+COMPETITION_MIN_SECONDS = int(env("COMPETITION_MIN_SECONDS", "300"))
+COMPETITION_MAX_RUNS_IN_FLIGHT = int(env("COMPETITION_MAX_RUNS_IN_FLIGHT", "20"))
+COMPETITION_TASK_SECONDS = int(env("COMPETITION_TASK_SECONDS", "300"))
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
 # A line per task (django_tasks: started, finished) and per request (runserver; a chat polls

@@ -324,7 +324,11 @@ class Wallet(models.Model):
 
 class LedgerEntryQuerySet(models.QuerySet):
     def platform(self) -> "LedgerEntryQuerySet":
-        return self.filter(wallet__isnull=True)
+        return self.filter(wallet__isnull=True).exclude(kind=LedgerEntry.Kind.COMPETITION_ESCROW)
+
+    def escrow(self) -> "LedgerEntryQuerySet":
+        """The competitions' escrow account: entry fees and prizes until paid out."""
+        return self.filter(wallet__isnull=True, kind=LedgerEntry.Kind.COMPETITION_ESCROW)
 
     def total(self) -> Decimal:
         return cents(self.aggregate(total=Sum("amount"))["total"])
@@ -350,6 +354,11 @@ class LedgerEntry(models.Model):
         HOLD = "hold", "Held for a bid"
         RELEASE = "release", "Hold released"
         ROYALTY = "royalty", "Fork royalty"
+        COMPETITION_ENTRY = "competition_entry", "Competition entry fee"
+        COMPETITION_PRIZE = "competition_prize", "Competition prize funded"
+        COMPETITION_PAYOUT = "competition_payout", "Competition payout"
+        # The escrow's own side (no wallet), like the platform's fee entries.
+        COMPETITION_ESCROW = "competition_escrow", "Competition escrow"
 
     GRANTS = (Kind.SIGNUP_BONUS, Kind.ADMIN_GRANT)
     # Moves between a wallet's available and held parts (module docstring: holds).
@@ -357,7 +366,8 @@ class LedgerEntry(models.Model):
     INCOME = (Kind.SALE_INCOME, Kind.RENTAL_INCOME, Kind.ROYALTY)
     SPENDING = (Kind.PURCHASE, Kind.RENTAL)
 
-    # NULL wallet = the platform's own account (fees).
+    # NULL wallet = the platform's own account (fees), or with kind COMPETITION_ESCROW the
+    # competitions' escrow, so wallets + platform + escrow = grants.
     wallet = models.ForeignKey(
         Wallet, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
     )

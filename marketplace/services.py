@@ -361,6 +361,59 @@ def _wallet_add(user_id: int, amount: Decimal, now: datetime) -> int | None:
     return row[0] if row else None
 
 
+def escrow_move(*, user_id: int, amount: Decimal, kind: str, note: str) -> bool:
+    """Move `amount` from the user's available credits into the competitions' escrow
+    (negative `amount`: from the escrow to the user); False when the user's available
+    credits do not cover it. Two ledger entries summing to zero: the wallet's (`kind`) and
+    the escrow's (no wallet, COMPETITION_ESCROW). One wallet per call; callers paying
+    several lock them by ascending user id (module docstring)."""
+    now = timezone.now()
+    if _wallet_add(user_id, -amount, now) is None:
+        return False
+    wallet_id = Wallet.objects.filter(user_id=user_id).values_list("pk", flat=True).get()
+    escrow = LedgerEntry.Kind.COMPETITION_ESCROW
+    rows = [(wallet_id, -amount, kind), (None, amount, escrow)]
+    _insert(
+        LedgerEntry,
+        [
+            {
+                "wallet_id": w,
+                "amount": a,
+                "kind": k,
+                "transaction_id": None,
+                "note": note[:200],
+                "created_at": now,
+            }
+            for w, a, k in rows
+        ],
+    )
+    return True
+
+
+def escrow_fee(*, amount: Decimal, note: str) -> None:
+    """Pay the platform's fee out of the competitions' escrow."""
+    now = timezone.now()
+    rows = [(-amount, LedgerEntry.Kind.COMPETITION_ESCROW), (amount, LedgerEntry.Kind.FEE)]
+    _insert(
+        LedgerEntry,
+        [
+            {
+                "wallet_id": None,
+                "amount": a,
+                "kind": k,
+                "transaction_id": None,
+                "note": note[:200],
+                "created_at": now,
+            }
+            for a, k in rows
+        ],
+    )
+
+
+def escrow_balance() -> Decimal:
+    return LedgerEntry.objects.escrow().total()
+
+
 def _wallet_hold(wallet_id: int, delta: Decimal, now: datetime, *, pay: Decimal = ZERO) -> bool:
     """Hold `delta` more of the wallet's credits (negative: release), and take `pay` from
     its balance, unless that would leave held or available credits below zero; False then.

@@ -7,6 +7,7 @@ class SocialConfig(AppConfig):
 
     def ready(self) -> None:
         from agents import signals
+        from competitions import signals as competitions
         from marketplace import signals as market
 
         from . import panels, receivers
@@ -17,4 +18,7 @@ class SocialConfig(AppConfig):
         signals.agent_published.connect(receivers.agent_published, dispatch_uid="social_publish")
         signals.agent_forked.connect(receivers.agent_forked, dispatch_uid="social_fork")
         market.listing_created.connect(receivers.listing_created, dispatch_uid="social_listed")
+        competitions.competition_won.connect(
+            receivers.competition_won, dispatch_uid="social_competition_won"
+        )
         panels.register()

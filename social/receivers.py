@@ -27,3 +27,12 @@ def listing_created(sender, *, listing, **kwargs) -> None:
         agent_id=listing.agent_id,
         listing_id=listing.pk,
     )
+
+
+def competition_won(sender, *, competition, entry, **kwargs) -> None:
+    services.feed_record(
+        actor=entry.owner,
+        verb=FeedEvent.Verb.WON_COMPETITION,
+        agent_id=entry.agent_id,
+        competition_id=competition.pk,
+    )
