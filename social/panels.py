@@ -9,6 +9,8 @@ from agents.models import Agent, Run
 
 from .models import Collaborator, FeedEvent, ShareLink
 
+PUBLIC_FORKS_SHOWN = 20
+
 
 def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
     user = request.user
@@ -18,6 +20,12 @@ def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
         "is_owner": is_owner,
         "can_fork": user.is_authenticated and (is_owner or agent.is_public),
         "forks_count": agent.forks.count(),
+        # Its public forks (private ones are their owners' business), newest first.
+        "public_forks": list(
+            agent.forks.filter(visibility=Agent.Visibility.PUBLIC)
+            .select_related("owner")
+            .order_by("-created_at")[:PUBLIC_FORKS_SHOWN]
+        ),
         "collaborators": (
             list(Collaborator.objects.filter(agent=agent).select_related("user"))
             if is_owner

@@ -123,3 +123,28 @@ def test_the_dashboard_feed_has_an_empty_state(owner):
     response = signed_in(owner).get("/dashboard/")
     assert b"From people you follow" in response.content
     assert b"Nothing yet." in response.content
+
+
+def test_a_shared_agent_is_on_the_collaborators_dashboard_marked_shared(agent, owner):
+    user = collaborator(agent, owner, "user")
+
+    html = signed_in(user).get("/dashboard/").content.decode()
+
+    row = html.split(f'id="agent-{agent.pk}"')[1].split("</tr>")[0]
+    assert "Shared" in row and 'class="badge">shared<' in row and "rented" not in row
+
+
+def test_the_agent_page_lists_its_public_forks_only(agent, owner):
+    from agents.services import agent_fork
+
+    agent.visibility = "public"
+    agent.save(update_fields=["visibility"])
+    public = agent_fork(agent=agent, by=UserFactory(), name="Open fork")
+    public.visibility = "public"
+    public.save(update_fields=["visibility"])
+    agent_fork(agent=agent, by=UserFactory(), name="Quiet fork")
+
+    html = signed_in(UserFactory()).get(f"/dashboard/agents/{agent.pk}/").content.decode()
+
+    assert "2 forks" in html
+    assert "Open fork" in html and "Quiet fork" not in html
