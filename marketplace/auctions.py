@@ -42,7 +42,7 @@ from accounts.models import User
 from accounts.services import notify
 from agents.models import Agent
 from agents.services import activity_log, agent_transfer
-from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
+from core.errors import Conflict, Invalid, PaymentRequired
 from gamification.services import record_auction_sale
 
 from . import services
@@ -99,14 +99,7 @@ def auction_create(
             f"An auction ends between {settings.AUCTION_MIN_SECONDS} seconds and "
             f"{MAX_AUCTION_DAYS} days from now."
         )
-    locked = services.lock_agent(agent_id=agent.pk)
-    if locked is None:
-        raise Conflict("This agent no longer exists.")
-    agent = locked
-    if agent.owner_id != seller.pk:
-        raise Forbidden("Only the agent's owner can auction it.")
-    if Listing.objects.active().for_agent(agent).exists():
-        raise Conflict(f"“{agent.name}” already has an active listing; withdraw it first.")
+    agent = services.lock_listable(agent=agent, seller=seller, verb="auction")
     try:
         with transaction.atomic():
             listing = Listing.objects.create(

@@ -210,20 +210,26 @@ def lock_agent_then_listing(*, listing: Listing) -> Listing:
     return Listing.objects.select_for_update().get(pk=listing.pk)
 
 
+def lock_listable(*, agent: Agent, seller: User, verb: str) -> Agent:
+    """The agent, locked (the first lock of the trade order), once it is the seller's and has
+    no active listing: what every new listing (sale, rental, auction) needs."""
+    locked = lock_agent(agent_id=agent.pk)
+    if locked is None:
+        raise Conflict("This agent no longer exists.")
+    if locked.owner_id != seller.pk:
+        raise Forbidden(f"Only the agent's owner can {verb} it.")
+    if Listing.objects.active().for_agent(locked).exists():
+        raise Conflict(f"“{locked.name}” already has an active listing; withdraw it first.")
+    return locked
+
+
 @transaction.atomic
 def listing_create(
     *, agent: Agent, seller: User, listing_type: str, price, rental_days: int | None = None
 ) -> Listing:
     """List the seller's agent for sale or rent: owner only, one active listing per agent."""
     price, rental_days = _check_terms(listing_type, price, rental_days)
-    locked = lock_agent(agent_id=agent.pk)
-    if locked is None:
-        raise Conflict("This agent no longer exists.")
-    agent = locked
-    if agent.owner_id != seller.pk:
-        raise Forbidden("Only the agent's owner can list it.")
-    if Listing.objects.active().for_agent(agent).exists():
-        raise Conflict(f"“{agent.name}” already has an active listing; withdraw it first.")
+    agent = lock_listable(agent=agent, seller=seller, verb="list")
     try:
         with transaction.atomic():
             listing = Listing.objects.create(
