@@ -9,10 +9,7 @@ shutdown deletes the row; a killed worker's row stops moving and the board marks
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Protocol
-
-logger = logging.getLogger(__name__)
 
 
 class RegisteredWorker(Protocol):
@@ -23,54 +20,19 @@ class RegisteredWorker(Protocol):
     busy: int
 
 
-def isolation() -> dict[str, Any]:
-    """How this process's sandbox children are isolated, as the sandbox reports it
-    (`agents.runtime.sandbox.isolation_state()`: mode isolated / shared-uid...). A sandbox
-    without that report yields {"mode": "unknown"}; a failing one its error."""
-    from . import sandbox
-
-    state = getattr(sandbox, "isolation_state", None)
-    if not callable(state):
-        return {"mode": "unknown"}
-    try:
-        report = state()
-    except Exception as exc:
-        logger.debug("isolation_state() failed", exc_info=True)
-        return {"mode": "unknown", "error": str(exc)[:200]}
-    if not isinstance(report, dict):
-        return {"mode": str(report)}
-    return _json_safe(report)
-
-
 def pool_state() -> dict[str, Any]:
-    """The warm sandbox pool of this process, if it has started one (empty otherwise)."""
-    from . import turn
+    """This process's warm sandbox pool, once started (empty before)."""
+    from .turn import started_pool
 
-    pool = getattr(turn, "_pool", None)
+    pool = started_pool()
     if pool is None:
         return {}
-    state: dict[str, Any] = {}
-    for key in ("size", "cold_starts", "warm_hits"):
-        value = getattr(pool, key, None)
-        if isinstance(value, int):
-            state[key] = value
-    ready = getattr(pool, "ready_count", None)
-    if callable(ready):
-        try:
-            state["ready"] = int(ready())
-        except Exception:
-            logger.debug("pool.ready_count() failed", exc_info=True)
-    return state
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_json_safe(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return {
+        "size": pool.size,
+        "ready": pool.ready_count(),
+        "cold_starts": pool.cold_starts,
+        "warm_hits": pool.warm_hits,
+    }
 
 
 class Registration:
@@ -87,8 +49,10 @@ class Registration:
         from ..services import worker_heartbeat
 
         if self._isolation is None:
-            # Fixed for the life of the process: the worker hardened itself at start.
-            self._isolation = isolation()
+            from .sandbox import isolation_state
+
+            # Fixed for the life of the process: the worker probed it when it hardened itself.
+            self._isolation = isolation_state()
         worker_heartbeat(
             name=self.worker.worker_id,
             started_at=self.started_at,

@@ -60,6 +60,11 @@ def get_pool() -> SandboxPool:
         return _pool
 
 
+def started_pool() -> SandboxPool | None:
+    """The worker's pool if get_pool() started it (the ops board reads its state)."""
+    return _pool
+
+
 def model_for(agent: Agent) -> Any:
     """The smolagents Model for an agent (tests replace this with a scripted model)."""
     from .providers import build_model, parse_model
