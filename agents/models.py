@@ -29,9 +29,12 @@ class AgentQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
     def _rented_by(self, user) -> models.QuerySet:
-        return Agent.objects.filter(
-            rentals__renter=user, rentals__expires_at__gt=timezone.now()
-        ).values("pk")
+        rental = Agent._meta.get_field("rentals").related_model
+        return (
+            rental._default_manager.filter(renter=user, expires_at__gt=timezone.now())
+            .order_by()
+            .values("agent_id")
+        )
 
     def _listed_q(self) -> Q:
         # A correlated EXISTS on the listing's one-active-listing-per-agent index, not an IN
@@ -45,7 +48,7 @@ class AgentQuerySet(models.QuerySet):
         rows = collaborator._default_manager.filter(user=user)
         if roles is not None:
             rows = rows.filter(role__in=roles)
-        return rows.values("agent_id")
+        return rows.order_by().values("agent_id")
 
     def _usable_q(self, user) -> Q:
         if not getattr(user, "is_authenticated", False):
@@ -81,8 +84,19 @@ class AgentQuerySet(models.QuerySet):
 
     def usable_by(self, user) -> "AgentQuerySet":
         """Agents the user may chat with: owned, held through an unexpired rental, or shared
-        with them as a collaborator (either role)."""
-        return self.filter(self._usable_q(user))
+        with them as a collaborator (either role).
+
+        For lists (the dashboard, the API): the few rented and shared ids are read first (one
+        query over two indexes), so the list is `owner = me OR id IN (…ids)`, which PostgreSQL
+        answers from the owner and primary-key indexes; the same rule written with two IN
+        subqueries made it read every agent (issue 13). A check on one agent goes through
+        `_usable_q`, which needs no first query."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        shared = [row["agent_id"] for row in self._rented_by(user).union(self._collaborating(user))]
+        if not shared:
+            return self.filter(owner=user)
+        return self.filter(Q(owner=user) | Q(pk__in=shared))
 
     def visible_to(self, user) -> "AgentQuerySet":
         """Usable agents plus those anyone may look at (an active listing) and, for signed-in
@@ -191,6 +205,8 @@ class Agent(models.Model):
         indexes = [
             models.Index(fields=["owner", "state"]),
             models.Index(fields=["visibility", "-updated_at"], name="agent_visibility_updated"),
+            # The dashboard and the API list, newest first: a page of 25 walks 25 entries.
+            models.Index(fields=["owner", "-updated_at", "-id"], name="agent_owner_updated"),
         ]
 
     def __str__(self) -> str:
@@ -214,7 +230,7 @@ class Agent(models.Model):
             return False
         if self.owner_id == user.pk:
             return True
-        return Agent.objects.usable_by(user).filter(pk=self.pk).exists()
+        return Agent.objects.filter(pk=self.pk).filter(Agent.objects.all()._usable_q(user)).exists()
 
     def permits(self, user, need: str) -> bool:
         """What a user who can see the agent may do with it (see AgentQuerySet.get_for)."""

@@ -1,9 +1,9 @@
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -52,23 +52,37 @@ def _dashboard_agents(user):
         .annotate(n=Count("pk"))
         .values("n")
     )
-    # The stats a row shows, the same way: a join would make PostgreSQL hash every stats
-    # row, and a prefetch would cost a query. The stats row belongs to gamification, above
-    # agents: reached through the relation, never imported.
-    stats_model = cast(Any, Agent._meta.get_field("stats")).related_model
-    stats = stats_model._default_manager.filter(agent=OuterRef("pk"))
+    # The stats a row shows, through a join on the one-to-one (the stats row belongs to
+    # gamification, above agents: reached through the relation, never imported). Walking the
+    # (owner, updated_at) index under the LIMIT, PostgreSQL joins the page's rows only.
     return (
         Agent.objects.usable_by(user)
         .annotate(
             runs_today=Coalesce(Subquery(counted_today), 0),
-            **{
-                f"stats_{name}": Subquery(stats.values(name)[:1])
-                for name in ("successful_requests", "total_requests", "level")
-            },
+            **{f"stats_{name}": F(f"stats__{name}") for name in STATS_SHOWN},
         )
-        .with_rental_expiry(user)
         .order_by("-updated_at", "-id")
     )
+
+
+STATS_SHOWN = ("successful_requests", "total_requests", "level")
+
+
+def _rental_expiries(agents: Any, user) -> None:
+    """Set `rental_expires_at` on the page's rows: the end of the user's unexpired rental
+    of the agents they do not own; one query, and none on a page of their own agents."""
+    others = [agent.pk for agent in agents if agent.owner_id != user.pk]
+    expiries = (
+        dict(
+            Agent.objects.filter(pk__in=others)
+            .with_rental_expiry(user)
+            .values_list("pk", "rental_expires_at")
+        )
+        if others
+        else {}
+    )
+    for agent in agents:
+        agent.rental_expires_at = expiries.get(agent.pk)
 
 
 def _in_flight(user):
@@ -113,6 +127,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
             request, template + "#runs-in-flight", {"in_flight": _in_flight(request.user)}
         )
     page = Paginator(_dashboard_agents(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    _rental_expiries(page.object_list, request.user)
     for agent in page.object_list:
         _prepare_row(agent, request.user)
     return render(
@@ -244,6 +259,7 @@ def _after_state_change(request: AuthedHttpRequest, agent: Agent) -> HttpRespons
     """htmx from the dashboard swaps the agent's row; otherwise back to where we came from."""
     if request.htmx:
         row: Any = _dashboard_agents(request.user).get(pk=agent.pk)
+        _rental_expiries([row], request.user)
         _prepare_row(row, request.user)
         response = render(request, "agents/dashboard.html#agent-row", {"agent": row})
         return trigger_client_event(response, "agent-changed")
