@@ -23,6 +23,7 @@ urlpatterns = [
     path("marketplace/", include("marketplace.urls")),
     path("tools/", include("tools_registry.urls")),
     path("leaderboard/", include("gamification.urls")),
+    path("competitions/", include("competitions.urls")),
     path("", include("social.urls")),  # /s/<token>/ (public), /explore/, /u/<name>/, /feed/
     # /ops/, /metrics and the agent page's Health tab; full paths in monitoring/urls.py.
     path("", include("monitoring.urls")),

@@ -20,6 +20,7 @@ from accounts.services import notify, token_create
 from agents import services as agents
 from agents.models import RunStep
 from agents.validation import AgentConfig
+from competitions.services import TaskSpec, competition_create, competition_enter
 from gamification.services import rating_save, record_run
 from marketplace.auctions import auction_bid, auction_create
 from marketplace.services import listing_create, listing_purchase
@@ -134,6 +135,17 @@ def pages(client):
     )
     auction_bid(listing=auction, bidder=viewer, max_amount=Decimal("9.00"))
     notify(user=viewer, text="You were outbid", url=f"/marketplace/{auction.pk}/")
+    # Competitions: one the viewer entered (its page, the entry's confirmation), one they
+    # organize (its cancellation, its tasks page).
+    closes = timezone.now() + timedelta(hours=1)
+    task = TaskSpec("Say hi", "hi", "contains")
+    theirs_cup = competition_create(
+        organizer=seller, title="Cup", entry_fee="1", prize="0", closes_at=closes, tasks=[task]
+    )
+    competition_enter(competition=theirs_cup, agent=agent, by=viewer)
+    own_cup = competition_create(
+        organizer=viewer, title="Mine", entry_fee="0", prize="0", closes_at=closes, tasks=[task]
+    )
     client.force_login(viewer)
     return {
         "home": "/",
@@ -168,6 +180,12 @@ def pages(client):
         "monitoring:ops": "/ops/",  # the viewer is staff
         "monitoring:metrics": "/metrics",
         "monitoring:agent_health": f"/dashboard/agents/{agent.pk}/health/?window=30d",
+        "competitions:competition_list": "/competitions/",
+        "competitions:competition_create": "/competitions/new/",
+        "competitions:competition_detail": f"/competitions/{theirs_cup.pk}/",
+        "competitions:competition_enter": f"/competitions/{theirs_cup.pk}/enter/?agent={agent.pk}",
+        "competitions:competition_cancel": f"/competitions/{own_cup.pk}/cancel/",
+        "competitions:competition_tasks": f"/competitions/{own_cup.pk}/tasks/",
         # Error pages.
         "404": "/dashboard/agents/999999/",
         "403": f"/dashboard/agents/{theirs.pk}/edit/",
@@ -229,6 +247,7 @@ def test_htmx_fragments_need_no_inline_code(client, pages):
         (pages["marketplace:listing_list"], ""),
         (pages["gamification:leaderboard"], ""),
         (pages["marketplace:listing_detail auction"], "auction-status"),
+        (pages["competitions:competition_detail"] + "?seen=open", "competition-live"),
     ):
         response = client.get(url, headers={"HX-Request": "true", "HX-Target": target})
         assert response.status_code == 200

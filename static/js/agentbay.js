@@ -146,9 +146,33 @@
     for (const el of document.querySelectorAll("[data-ends-at]")) {
       const end = Date.parse(el.dataset.endsAt);
       if (Number.isNaN(end)) continue;
-      el.textContent = end > now ? timeLeft(end - now) : "ended, settling…";
+      el.textContent = end > now ? timeLeft(end - now) : el.dataset.endedText || "ended, settling…";
     }
   }
   if (document.querySelector("[data-ends-at]")) tickCountdowns();
   window.setInterval(tickCountdowns, 1000);
+
+  // Formsets (a competition's tasks): "Add task" appends a copy of the <template> row,
+  // numbered, and counts it in the management form's TOTAL_FORMS. Without this script the
+  // button stays hidden and the form's blank rows serve.
+  for (const button of document.querySelectorAll("button[data-add-form]")) {
+    const list = document.getElementById(button.dataset.addForm);
+    const template = document.getElementById(button.dataset.template);
+    const prefix = list && list.dataset.formsetPrefix;
+    const total = prefix && document.getElementById("id_" + prefix + "-TOTAL_FORMS");
+    if (!template || !total) continue;
+    const max = Number(button.dataset.max) || Infinity;
+    button.hidden = false;
+    button.disabled = Number(total.value) >= max;
+    button.addEventListener("click", function () {
+      const index = Number(total.value);
+      if (index >= max) return;
+      list.insertAdjacentHTML("beforeend", template.innerHTML
+        .replace(/__prefix__/g, String(index)).replace(/__number__/g, String(index + 1)));
+      total.value = String(index + 1);
+      button.disabled = index + 1 >= max;
+      const field = list.lastElementChild.querySelector("textarea, input, select");
+      if (field) field.focus();
+    });
+  }
 })();
