@@ -135,6 +135,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         template,
         {
             "page": page,
+            # The table's cache key: every row's.
+            "page_key": [agent.row_key for agent in page.object_list],
             "in_flight": _in_flight(request.user),
             "now": timezone.now(),
             # The other apps' panels (the feed of followed users), rendered by those apps.

@@ -147,7 +147,7 @@ def test_pages_render_with_navigation(user_client, url, text):
 
     assert response.status_code == 200
     assert text in response.content
-    for nav in (b"Dashboard", b"Marketplace", b"Tools", b"Leaderboard", b"Wallet", b"API tokens"):
+    for nav in (b"Dashboard", b"Marketplace", b"Tools", b"Leaderboard", b"Wallet", b"Competitions"):
         assert nav in response.content
     assert b'aria-current="page"' in response.content
 

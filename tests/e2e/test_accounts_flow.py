@@ -32,6 +32,7 @@ def test_sign_up_log_in_and_create_an_api_token(page, shot):
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
+    page.get_by_role("link", name="playwright").click()  # the account page
     page.get_by_role("link", name="API tokens").click()
     expect(page.get_by_text("No tokens yet")).to_be_visible()
     page.get_by_label("Name").fill("my laptop")
