@@ -19,6 +19,9 @@ class AgentStatsOut(Schema):
     level: int = 1
     experience_points: int = 0
     achievements: list[str] = []
+    # docs/API.md "Stats" also implemented: competitions won (rank 1) and placed in (1–3).
+    competitions_won: int = 0
+    competition_podiums: int = 0
 
 
 def stats_payload(agent) -> dict:

@@ -5,11 +5,23 @@ and is graded once, and the payout happens once, also across worker restarts:
 
 1. open competitions past closes_at → judging, with one pending Evaluation per entry × task;
 2. pending evaluations → running, each with an ordinary run of the entrant's agent in a
-   new conversation of the entrant, at most COMPETITION_MAX_RUNS_IN_FLIGHT at a time;
+   new conversation of the entrant, at most COMPETITION_MAX_RUNS_IN_FLIGHT at a time and
+   never more than half the live workers' turn slots (max_in_flight);
 3. running evaluations whose run is final (or past COMPETITION_TASK_SECONDS: the run is
-   cancelled) → passed / failed by the task's grader;
+   ended timed_out) → passed / failed by the task's grader; a run the reaper failed because
+   its worker died (Run.WORKER_LOST_ERROR) is the platform's fault, not the entrant's: its
+   evaluation goes back to pending and step 2 starts a fresh run, within the task's time
+   limit counted from its first start (then it fails, so a task that kills workers cannot
+   loop for ever);
 4. judging competitions with every evaluation graded → ranked and paid
    (services.competition_settle).
+
+A run is queued in step 2's transaction and its task enqueued when that commits
+(agents.services.run_start, on commit): a worker killed in between leaves the run queued
+with no task, which nothing would execute (the reaper fails it only after
+AGENT_QUEUE_TIMEOUT_SECONDS, past the task's time limit). evaluations_requeue enqueues the
+task of such a judging run again; a task enqueued twice is harmless (run_claim is
+conditional).
 """
 
 from __future__ import annotations
@@ -19,9 +31,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from agents.models import Run
+from agents.models import Run, Worker
 from agents.services import run_finish, run_start
 from core.errors import DomainError
 
@@ -32,10 +46,18 @@ from .models import Competition, Entry, Evaluation
 logger = logging.getLogger(__name__)
 
 
+# A judging run queued this long with no task row lost it to a crash (module docstring):
+# enqueueing takes milliseconds after the commit.
+ORPHAN_SECONDS = 5
+
+
 def competitions_judge() -> None:
     competitions_close_due()
-    evaluations_start()
+    evaluations_requeue()
+    # Grading first frees the slots of the runs that ended since the last tick for this
+    # tick's starts: a task then waits one tick for its turn, not two (bench/competition.py).
     evaluations_grade()
+    evaluations_start()
     competitions_settle_ready()
 
 
@@ -65,14 +87,56 @@ def competitions_close_due() -> int:
     return closed
 
 
+def evaluations_requeue() -> int:
+    """Enqueue again the task of every judging run left queued with none (a worker killed
+    between the run's commit and its enqueue); returns how many."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from agents.tasks import execute_run
+
+    cutoff = timezone.now() - timedelta(seconds=ORPHAN_SECONDS)
+    queued = set(
+        Evaluation.objects.filter(
+            status=Evaluation.Status.RUNNING,
+            competition__status=Competition.Status.JUDGING,
+            run__status=Run.Status.QUEUED,
+            run__created_at__lt=cutoff,
+        ).values_list("run_id", flat=True)
+    )
+    if not queued:
+        return 0  # the usual case: no read of the task table
+    # Read after the runs: a task that finished since then finished its run too, so
+    # enqueueing it again is at worst a no-op.
+    tasks = DBTaskResult.objects.filter(
+        task_path=execute_run.module_path,
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+    ).values_list("args_kwargs", flat=True)
+    orphans = queued - {(args.get("kwargs") or {}).get("run_id") for args in tasks}
+    for run_id in sorted(orphans):
+        logger.warning("Judging run %s lost its task (a crash); enqueueing it again", run_id)
+        execute_run.enqueue(run_id=run_id)
+    return len(orphans)
+
+
 def _in_flight() -> int:
     return Evaluation.objects.filter(
         status=Evaluation.Status.RUNNING, competition__status=Competition.Status.JUDGING
     ).count()
 
 
+def max_in_flight() -> int:
+    """COMPETITION_MAX_RUNS_IN_FLIGHT, and at most half the turn slots of the live workers
+    (the ops board's registry), at least one: judging runs queue with chat turns, first in
+    first out, so more of them than free slots would make every chat turn wait behind them
+    (bench/competition.py). With no worker registered (none started yet) the setting alone."""
+    capacity = Worker.objects.live().aggregate(total=Sum("capacity"))["total"] or 0
+    cap = settings.COMPETITION_MAX_RUNS_IN_FLIGHT
+    return min(cap, max(1, capacity // 2)) if capacity else cap
+
+
 def evaluations_start() -> int:
-    room = settings.COMPETITION_MAX_RUNS_IN_FLIGHT - _in_flight()
+    room = max_in_flight() - _in_flight()
     if room <= 0:
         return 0
     pending = Evaluation.objects.filter(
@@ -82,9 +146,13 @@ def evaluations_start() -> int:
     for evaluation_id in list(pending):
         with transaction.atomic():
             now = timezone.now()
+            # started_at is the first start: a re-run after a worker crash keeps it, so
+            # the task's time limit covers every attempt (step 3).
             claimed = Evaluation.objects.filter(
                 pk=evaluation_id, status=Evaluation.Status.PENDING
-            ).update(status=Evaluation.Status.RUNNING, started_at=now)
+            ).update(
+                status=Evaluation.Status.RUNNING, started_at=Coalesce(F("started_at"), Value(now))
+            )
             if not claimed:
                 continue  # another worker has it
             evaluation = Evaluation.objects.select_related(
@@ -109,6 +177,12 @@ def evaluations_start() -> int:
     return started
 
 
+def _worker_lost(run: Run | None) -> bool:
+    return (
+        run is not None and run.status == Run.Status.FAILED and run.error == Run.WORKER_LOST_ERROR
+    )
+
+
 def evaluations_grade() -> int:
     graded = 0
     limit = timezone.now() - timedelta(seconds=settings.COMPETITION_TASK_SECONDS)
@@ -117,14 +191,18 @@ def evaluations_grade() -> int:
     ).select_related("run", "task")
     for evaluation in running:
         run = evaluation.run
+        in_time = not (evaluation.started_at and evaluation.started_at < limit)
         if run is not None and not run.is_final:
-            if evaluation.started_at and evaluation.started_at < limit:
-                run_finish(
-                    run=run, status=Run.Status.TIMED_OUT, error="Competition task time limit."
-                )
-                run.refresh_from_db()
-            else:
+            if in_time:
                 continue
+            run_finish(run=run, status=Run.Status.TIMED_OUT, error="Competition task time limit.")
+            run.refresh_from_db()
+        if _worker_lost(run) and in_time:
+            # Its worker died (docs/API.md "Competitions"): run the task again, ungraded.
+            Evaluation.objects.filter(
+                pk=evaluation.pk, status=Evaluation.Status.RUNNING, run=run
+            ).update(status=Evaluation.Status.PENDING, run=None)
+            continue
         passed = (
             run is not None
             and run.status == Run.Status.SUCCEEDED

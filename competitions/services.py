@@ -4,7 +4,7 @@ Money (docs/DESIGN.md "Money", docs/API.md "Competitions"): the prize and every 
 move from a wallet's available credits into the competitions' escrow account
 (marketplace.services.escrow_move), and leave it as payouts, the platform's fee or
 refunds, so wallets + platform + escrow = grants. Lock order: the competition's row, then
-wallets by ascending user id.
+wallets by ascending user id, then (the podium's XP) agents' stats by ascending agent id.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from agents.models import Agent
 from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
+from gamification.services import record_competition_result
 from marketplace.models import CENT, MAX_PRICE, LedgerEntry
 from marketplace.services import escrow_fee, escrow_move, fee_for, money
 
@@ -188,8 +189,10 @@ def payouts_for(pool: Decimal, places: int) -> tuple[Decimal, list[Decimal]]:
 
 @transaction.atomic
 def competition_settle(*, competition_id: int) -> bool:
-    """Rank the graded entries and pay out, once: the conditional judging → finished (or
-    cancelled when nobody places) is the first write; False when another worker did it."""
+    """Rank the graded entries, pay out and count ranks 1–3 in their agents' stats (XP,
+    wins: gamification.services.record_competition_result), once: the conditional
+    judging → finished (or cancelled when nobody places) is the first write; False when
+    another worker did it."""
     from django.db.models import Count, Q, Sum
 
     from .models import Evaluation
@@ -235,5 +238,10 @@ def competition_settle(*, competition_id: int) -> bool:
             user_id=user_id, amount=-owed[user_id], kind=LedgerEntry.Kind.COMPETITION_PAYOUT,
             note=note,
         )  # fmt: skip
+    # The podium's XP, wins and `champion` (gamification), inside this once-only
+    # transaction; a deleted agent has no stats to count them in.
+    podium = sorted((e.agent_id, e.rank) for e in placed[:3] if e.agent_id is not None)
+    for agent_id, rank in podium:
+        record_competition_result(agent_id=agent_id, rank=rank, competition_id=competition.pk)
     signals.competition_won.send(sender=Competition, competition=competition, entry=placed[0])
     return True

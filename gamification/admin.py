@@ -22,6 +22,7 @@ class AgentStatsAdmin(ReadOnlyAdmin):
         "rating",
         "total_ratings",
         "earnings",
+        "competitions_won",
         "updated_at",
     )
     list_filter = ("level",)
@@ -32,7 +33,9 @@ class AgentStatsAdmin(ReadOnlyAdmin):
 
 @admin.register(ExperienceEvent)
 class ExperienceEventAdmin(ReadOnlyAdmin):
-    list_display = ("agent", "kind", "xp", "level_before", "level_after", "run", "created_at")
+    list_display = (
+        "agent", "kind", "xp", "level_before", "level_after", "run", "competition_id", "created_at"
+    )  # fmt: skip
     list_filter = ("kind", "created_at")
     search_fields = ("agent__name",)
     list_select_related = ("agent", "run")

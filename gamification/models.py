@@ -48,6 +48,10 @@ class AgentStats(models.Model):
     rentals_count = models.PositiveIntegerField(default=0)
     # Auctions of this agent that ended sold (marketplace/auctions.py settlement).
     auction_sales_count = models.PositiveIntegerField(default=0)
+    # Competitions this agent won (rank 1) and placed in (ranks 1–3), counted by
+    # record_competition_result when a competition is paid out (competitions/services.py).
+    competitions_won = models.PositiveIntegerField(default=0)
+    competition_podiums = models.PositiveIntegerField(default=0)
     tasks_completed = models.PositiveIntegerField(default=0)
     level = models.PositiveIntegerField(default=1)
     experience_points = models.PositiveIntegerField(default=0)
@@ -110,6 +114,8 @@ class AgentStats(models.Model):
             "level": self.level,
             "experience_points": self.experience_points,
             "achievements": list(self.achievement_codes),
+            "competitions_won": self.competitions_won,
+            "competition_podiums": self.competition_podiums,
         }
 
 
@@ -179,13 +185,15 @@ class AgentAchievement(models.Model):
 
 class ExperienceEvent(models.Model):
     """XP ledger: every award, with the level before and after. One row per counted run
-    (even at 0 XP), which also makes record_run idempotent."""
+    (even at 0 XP), which also makes record_run idempotent; likewise one row per placed
+    agent and competition (`competition_id`) makes record_competition_result idempotent."""
 
     class Kind(models.TextChoices):
         RUN = "run"
         RATING = "rating"
         SALE = "sale"
         RENTAL = "rental"
+        PODIUM = "podium"  # a competition rank 1–3
 
     agent = models.ForeignKey(
         "agents.Agent", on_delete=models.CASCADE, related_name="experience_events"
@@ -198,6 +206,9 @@ class ExperienceEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="experience_event",
     )
+    # The competition a podium place was earned in: a plain id, not a foreign key, since
+    # competitions sit above gamification (docs/STYLE.md, layers).
+    competition_id = models.BigIntegerField(null=True, blank=True)
     xp = models.PositiveIntegerField(default=0)
     level_before = models.PositiveIntegerField(default=1)
     level_after = models.PositiveIntegerField(default=1)
@@ -206,6 +217,13 @@ class ExperienceEvent(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["agent", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "competition_id"],
+                condition=Q(competition_id__isnull=False),
+                name="one_competition_award_per_agent",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} +{self.xp} XP ({self.kind})"

@@ -9,6 +9,8 @@ Experience
     Failed and timed-out runs earn nothing (cancelled runs are not counted at all).
     A rater's first 5-star rating of an agent earns XP_FIVE_STAR (25) once per rater, so
     toggling a rating cannot farm XP. A sale earns XP_SALE (100), a rental XP_RENTAL (40).
+    A competition's podium earns XP_PODIUM by rank: 1st 200, 2nd 100, 3rd 50, once per
+    agent and competition.
     XP is never taken back (a hidden rating keeps the XP it gave).
 
 Levels
@@ -33,6 +35,10 @@ XP_EXTRA_STEPS_CAP = 4  # more steps are not better work; cap what a long run ca
 XP_FIVE_STAR = 25
 XP_SALE = 100
 XP_RENTAL = 40
+# A competition's ranks 1, 2, 3 (competitions/services.py competition_settle). A win is worth
+# two sales: it beats every other entrant on hidden tasks, and it cannot be farmed (entry
+# fees, one entry per agent, at least COMPETITION_MIN_SECONDS per competition).
+XP_PODIUM = (200, 100, 50)
 
 # The rating leaderboard ranks only agents with at least this many ratings, so one
 # friend's 5 stars cannot put an agent on top.
@@ -49,6 +55,11 @@ def run_xp(*, succeeded: bool, steps: int) -> int:
 
 def sale_xp(*, kind: str) -> int:
     return XP_SALE if kind == "sale" else XP_RENTAL
+
+
+def podium_xp(*, rank: int) -> int:
+    """XP for placing `rank` in a competition: 0 off the podium."""
+    return XP_PODIUM[rank - 1] if 1 <= rank <= len(XP_PODIUM) else 0
 
 
 # --- levels --------------------------------------------------------------------------------
@@ -122,6 +133,7 @@ class Facts(Protocol):
     sales_count: int
     rentals_count: int
     auction_sales_count: int
+    competitions_won: int
     earnings: Decimal
     level: int
 
@@ -254,6 +266,10 @@ ACHIEVEMENTS: list[AchievementRule] = [
         "first_auction_won", "First auction won",
         "Be won at an auction by a new owner.", "⚑",
         *_count("auction_sales_count", 1, "auctions won"),
+    ),
+    AchievementRule(
+        "champion", "Champion", "Win a competition (rank 1).", "♛",
+        *_count("competitions_won", 1, "competitions won"),
     ),
     AchievementRule(
         "earned_1000", "Earned 1,000 credits",

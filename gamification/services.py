@@ -80,7 +80,13 @@ def _locked_stats(agent_id: int) -> AgentStats:
 
 
 def _settle(
-    stats: AgentStats, *, kind: str, xp: int, run: Run | None = None, ledger: bool = True
+    stats: AgentStats,
+    *,
+    kind: str,
+    xp: int,
+    run: Run | None = None,
+    ledger: bool = True,
+    competition_id: int | None = None,
 ) -> Outcome:
     """After the counters changed: add XP, recompute the level, unlock what is now earned,
     save, and write the XP ledger row. The caller holds the row lock."""
@@ -117,6 +123,7 @@ def _settle(
             agent_id=stats.agent_id,
             kind=kind,
             run=run,
+            competition_id=competition_id,
             xp=xp,
             level_before=level_before,
             level_after=stats.level,
@@ -190,6 +197,30 @@ def record_auction_sale(*, agent: Agent) -> list[str]:
     stats = _locked_stats(agent.pk)
     stats.auction_sales_count += 1
     return _settle(stats, kind=ExperienceEvent.Kind.SALE, xp=0, ledger=False).notices
+
+
+# --- competitions ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_competition_result(*, agent_id: int, rank: int, competition_id: int) -> list[str]:
+    """Count a podium place (rank 1–3) of the agent in a competition: its XP
+    (rules.podium_xp), a win for rank 1 (the `champion` achievement), a podium for each.
+
+    Called by the competitions' payout (competition_settle) in its once-only transaction;
+    idempotent on its own too: the XP ledger holds one row per agent and competition
+    (a unique constraint), checked under the stats lock, so a second call changes nothing.
+    """
+    xp = rules.podium_xp(rank=rank)
+    if not xp:
+        return []
+    stats = _locked_stats(agent_id)
+    if ExperienceEvent.objects.filter(agent_id=agent_id, competition_id=competition_id).exists():
+        return []
+    stats.competition_podiums += 1
+    stats.competitions_won += 1 if rank == 1 else 0
+    outcome = _settle(stats, kind=ExperienceEvent.Kind.PODIUM, xp=xp, competition_id=competition_id)
+    return outcome.notices
 
 
 # --- ratings ---------------------------------------------------------------------------------

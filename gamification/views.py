@@ -30,6 +30,7 @@ LEADERBOARD_ROW = (
     "rating",
     "total_ratings",
     "earnings",
+    "competitions_won",
     "achievement_codes",
 )
 LEADERBOARD_NAMES = {

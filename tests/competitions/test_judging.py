@@ -164,9 +164,38 @@ def test_a_task_past_its_time_limit_fails(user, make_competition, settings):
     assert competition.status == "cancelled"
 
 
-def test_a_worker_lost_mid_task_fails_it_and_nothing_runs_twice(user, make_competition, settings):
+def test_a_worker_lost_mid_task_runs_it_again_and_grades_it_once(user, make_competition, settings):
     """A restart: the job runs again from scratch (another worker), the dead worker's turn is
-    reaped; the claimed evaluation is graded failed, never started again."""
+    reaped; a platform crash costs the entrant nothing: the task is run again, graded once
+    from the new run (docs/API.md "Competitions")."""
+    from agents.services import runs_reap
+
+    competition = make_competition(user)
+    owner = UserFactory()
+    agent = AgentFactory(owner=owner)
+    competition_enter(competition=competition, agent=agent, by=owner)
+    close(competition)
+    competitions_judge()
+    first = Run.objects.order_by("pk").first()
+    started = Evaluation.objects.get(run=first).started_at
+    run_claim(run_id=first.pk, worker_id="dead")
+    stale = timezone.now() - timedelta(seconds=settings.AGENT_RUN_LEASE_SECONDS + 5)
+    Run.objects.filter(pk=first.pk).update(heartbeat_at=stale)
+    runs_reap()
+    judge_to_the_end({agent.pk: RIGHT}, {})
+    assert Run.objects.count() == 3
+    assert not Evaluation.objects.filter(run=first).exists()
+    again = Evaluation.objects.get(task__prompt=first.message)
+    assert again.status == "passed" and again.run.status == "succeeded"
+    assert again.started_at == started  # the time limit counts from the first start
+    entry = competition.entries.get()
+    assert entry.score == 2 and entry.rank == 1
+    assert_money_conserved()
+
+
+def test_a_task_whose_runs_die_past_its_time_limit_fails(user, make_competition, settings):
+    """Re-running after a crash stops at the task's time limit (from its first start): a
+    task that kills every worker it runs on cannot loop for ever."""
     from agents.services import runs_reap
 
     competition = make_competition(user)
@@ -180,9 +209,63 @@ def test_a_worker_lost_mid_task_fails_it_and_nothing_runs_twice(user, make_compe
     stale = timezone.now() - timedelta(seconds=settings.AGENT_RUN_LEASE_SECONDS + 5)
     Run.objects.filter(pk=first.pk).update(heartbeat_at=stale)
     runs_reap()
-    judge_to_the_end({agent.pk: RIGHT}, {})
-    assert Run.objects.count() == 2
-    assert Evaluation.objects.filter(run=first, status="failed").exists()
-    entry = competition.entries.get()
-    assert entry.score == 1 and entry.rank == 1
-    assert_money_conserved()
+    long_ago = timezone.now() - timedelta(seconds=settings.COMPETITION_TASK_SECONDS + 1)
+    Evaluation.objects.filter(run=first).update(started_at=long_ago)
+
+    competitions_judge()
+
+    evaluation = Evaluation.objects.get(run=first)
+    assert evaluation.status == "failed" and evaluation.graded_at is not None
+    assert Run.objects.count() == 2  # not started again
+
+
+def test_a_judging_run_that_lost_its_task_is_enqueued_again(
+    user, make_competition, django_capture_on_commit_callbacks
+):
+    """A worker killed between a judging run's commit and its enqueue (on commit) left it
+    queued with no task: the job enqueues it again, once, after a grace period."""
+    from django_tasks_db.models import DBTaskResult
+
+    from competitions.judging import evaluations_requeue
+
+    competition = make_competition(user)
+    owner = UserFactory()
+    competition_enter(competition=competition, agent=AgentFactory(owner=owner), by=owner)
+    close(competition)
+    with django_capture_on_commit_callbacks(execute=False):  # the crash: never enqueued
+        competitions_judge()
+    assert Run.objects.filter(status="queued").count() == 2
+    assert not DBTaskResult.objects.exists()
+    assert evaluations_requeue() == 0  # just queued: its enqueue may be on its way
+
+    Run.objects.update(created_at=timezone.now() - timedelta(seconds=10))
+    assert evaluations_requeue() == 2
+
+    queued = {task.args_kwargs["kwargs"]["run_id"] for task in DBTaskResult.objects.all()}
+    assert queued == set(Run.objects.values_list("pk", flat=True))
+    assert evaluations_requeue() == 0  # their tasks are there now
+
+
+def test_judging_takes_at_most_half_the_live_workers_slots(user, make_competition, settings):
+    """Judging runs queue with chat turns (first in, first out): a worker with fewer slots
+    than COMPETITION_MAX_RUNS_IN_FLIGHT keeps half of them for chat (bench/competition.py)."""
+    from agents.models import Worker
+    from competitions.judging import evaluations_start, max_in_flight
+
+    settings.COMPETITION_MAX_RUNS_IN_FLIGHT = 20
+    assert max_in_flight() == 20  # no worker registered: the setting alone
+    Worker.objects.create(name="live:1", capacity=8)
+    Worker.objects.create(name="dead:2", capacity=50, last_seen=timezone.now() - timedelta(hours=1))
+    assert max_in_flight() == 4
+    competition = make_competition(user)
+    for _ in range(4):
+        owner = UserFactory()
+        competition_enter(competition=competition, agent=AgentFactory(owner=owner), by=owner)
+    close(competition)
+
+    competitions_judge()
+
+    assert Run.objects.count() == 4
+    assert evaluations_start() == 0  # full until some are graded
+    Worker.objects.create(name="live:3", capacity=100)
+    assert max_in_flight() == 20

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 STATS_FIELDS = {
     "total_requests", "successful_requests", "failed_requests", "average_response_time",
     "rating", "total_ratings", "earnings", "tasks_completed", "level", "experience_points",
-    "achievements",
+    "achievements", "competitions_won", "competition_podiums",
 }  # fmt: skip
 
 

@@ -20,6 +20,7 @@ def facts(**values):
         "sales_count": 0,
         "rentals_count": 0,
         "auction_sales_count": 0,
+        "competitions_won": 0,
         "earnings": Decimal("0.00"),
         "level": 1,
     }
@@ -69,7 +70,7 @@ def test_level_progress_shows_the_way_to_the_next_level():
 def test_each_achievement_has_a_unique_code_icon_and_description():
     codes = [rule.code for rule in rules.ACHIEVEMENTS]
 
-    assert len(codes) == len(set(codes)) == 15
+    assert len(codes) == len(set(codes)) == 16
     assert all(rule.icon and rule.description and rule.name for rule in rules.ACHIEVEMENTS)
 
 
@@ -108,6 +109,7 @@ def test_money_and_level_achievements():
     assert unlocked(sales_count=1) == {"first_sale"}
     assert unlocked(rentals_count=1) == {"first_rental"}
     assert unlocked(auction_sales_count=1) == {"first_auction_sold", "first_auction_won"}
+    assert unlocked(competitions_won=1) == {"champion"}
     assert "earned_1000" not in unlocked(earnings=Decimal("999.99"))
     assert "earned_1000" in unlocked(earnings=Decimal("1000.00"))
     assert unlocked(level=5) == {"level_5"}

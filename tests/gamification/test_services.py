@@ -123,7 +123,7 @@ def test_unlocks_recreate_missing_definitions(agent):
     finish_run(agent)
 
     assert AgentAchievement.objects.get(agent=agent).achievement.code == "first_run"
-    assert Achievement.objects.count() == 15
+    assert Achievement.objects.count() == 16
 
 
 def test_level_5_unlocks_at_800_xp(agent):
@@ -285,7 +285,7 @@ def test_stats_payload_has_the_api_fields(agent):
     assert set(payload) == {
         "total_requests", "successful_requests", "failed_requests", "average_response_time",
         "rating", "total_ratings", "earnings", "tasks_completed", "level",
-        "experience_points", "achievements",
+        "experience_points", "achievements", "competitions_won", "competition_podiums",
     }  # fmt: skip
     assert payload["achievements"] == ["first_run"]
     assert payload["earnings"] == "0.00"
