@@ -194,7 +194,7 @@ def agent_delete(*, agent: Agent, by: User) -> None:
 
 @transaction.atomic
 def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | None = None) -> Run:
-    """Store the user's message as a queued run and enqueue its execution on commit."""
+    """Store the user's message as a queued run and enqueue its execution, in one commit."""
     if not agent.is_usable_by(user):
         raise Forbidden("Only the owner, a renter or a collaborator can chat with this agent.")
     agent = Agent.objects.get(pk=agent.pk)  # the state as of now, not as of the caller's read
@@ -224,7 +224,10 @@ def run_start(*, agent: Agent, user: User, message: str, conversation_id: int | 
         message=message,
         traceparent=_traceparent(),
     )
-    transaction.on_commit(lambda: _enqueue_turn(run.pk))
+    # The task queue is this database: the task row commits with the run, so no crash (of
+    # a web process, or of a worker starting judging runs) can leave a queued run that no
+    # worker will ever execute; a rollback takes both away.
+    _enqueue_turn(run.pk)
     return run
 
 
@@ -242,10 +245,10 @@ def _enqueue_turn(run_id: int) -> None:
     from .runtime import wakeup
     from .tasks import execute_run
 
-    # One commit for both: PostgreSQL delivers the NOTIFY when the task row commits.
-    with transaction.atomic():
-        execute_run.enqueue(run_id=run_id)
-        wakeup.announce()  # idle workers claim it now instead of at their next poll
+    # The caller's commit for both: PostgreSQL delivers the NOTIFY when the task row commits
+    # (and SQLite's wake-up is sent on commit).
+    execute_run.enqueue(run_id=run_id)
+    wakeup.announce()  # idle workers claim it now instead of at their next poll
 
 
 def run_cancel(*, run: Run, by: User, staff: bool = False) -> Run:

@@ -16,12 +16,6 @@ and is graded once, and the payout happens once, also across worker restarts:
 4. judging competitions with every evaluation graded → ranked and paid
    (services.competition_settle).
 
-A run is queued in step 2's transaction and its task enqueued when that commits
-(agents.services.run_start, on commit): a worker killed in between leaves the run queued
-with no task, which nothing would execute (the reaper fails it only after
-AGENT_QUEUE_TIMEOUT_SECONDS, past the task's time limit). evaluations_requeue enqueues the
-task of such a judging run again; a task enqueued twice is harmless (run_claim is
-conditional).
 """
 
 from __future__ import annotations
@@ -46,14 +40,8 @@ from .models import Competition, Entry, Evaluation
 logger = logging.getLogger(__name__)
 
 
-# A judging run queued this long with no task row lost it to a crash (module docstring):
-# enqueueing takes milliseconds after the commit.
-ORPHAN_SECONDS = 5
-
-
 def competitions_judge() -> None:
     competitions_close_due()
-    evaluations_requeue()
     # Grading first frees the slots of the runs that ended since the last tick for this
     # tick's starts: a task then waits one tick for its turn, not two (bench/competition.py).
     evaluations_grade()
@@ -85,38 +73,6 @@ def competitions_close_due() -> int:
             )
             closed += 1
     return closed
-
-
-def evaluations_requeue() -> int:
-    """Enqueue again the task of every judging run left queued with none (a worker killed
-    between the run's commit and its enqueue); returns how many."""
-    from django_tasks import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult
-
-    from agents.tasks import execute_run
-
-    cutoff = timezone.now() - timedelta(seconds=ORPHAN_SECONDS)
-    queued = set(
-        Evaluation.objects.filter(
-            status=Evaluation.Status.RUNNING,
-            competition__status=Competition.Status.JUDGING,
-            run__status=Run.Status.QUEUED,
-            run__created_at__lt=cutoff,
-        ).values_list("run_id", flat=True)
-    )
-    if not queued:
-        return 0  # the usual case: no read of the task table
-    # Read after the runs: a task that finished since then finished its run too, so
-    # enqueueing it again is at worst a no-op.
-    tasks = DBTaskResult.objects.filter(
-        task_path=execute_run.module_path,
-        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
-    ).values_list("args_kwargs", flat=True)
-    orphans = queued - {(args.get("kwargs") or {}).get("run_id") for args in tasks}
-    for run_id in sorted(orphans):
-        logger.warning("Judging run %s lost its task (a crash); enqueueing it again", run_id)
-        execute_run.enqueue(run_id=run_id)
-    return len(orphans)
 
 
 def _in_flight() -> int:
