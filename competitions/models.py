@@ -46,6 +46,8 @@ class Competition(models.Model):
     prize = money_field()
     closes_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # Why a competition was cancelled (by its organizer, by staff, nobody solved a task).
+    status_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

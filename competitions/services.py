@@ -15,9 +15,11 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import notify
 from agents.models import Agent
 from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
 from gamification.services import record_competition_result
@@ -142,8 +144,9 @@ def competition_enter(*, competition: Competition, agent: Agent, by: User) -> En
     return entry
 
 
-def _refund_all(competition: Competition, why: str) -> None:
-    """Every fee and the prize back to their payers, wallets by ascending user id."""
+def _refund_all(competition: Competition, why: str, *, actor: User | None = None) -> None:
+    """Every fee and the prize back to their payers, wallets by ascending user id, and a
+    notice to each of them but the one who cancelled (`actor`)."""
     owed: dict[int, Decimal] = {}
     for entry in competition.entries.all():
         owed[entry.owner_id] = owed.get(entry.owner_id, ZERO) + entry.fee
@@ -154,6 +157,18 @@ def _refund_all(competition: Competition, why: str) -> None:
             escrow_move(
                 user_id=user_id, amount=-owed[user_id], kind=LedgerEntry.Kind.REFUND, note=note
             )
+    told = [user_id for user_id in sorted(owed) if actor is None or user_id != actor.pk]
+    for user in User.objects.filter(pk__in=told).order_by("pk"):
+        notify(
+            user=user,
+            text=f"“{competition.title}” was cancelled: {competition.status_reason} "
+            f"{owed[user.pk]} credits refunded to you.",
+            url=_page(competition),
+        )
+
+
+def _page(competition: Competition) -> str:
+    return reverse("competitions:competition_detail", args=[competition.pk])
 
 
 @transaction.atomic
@@ -164,13 +179,15 @@ def competition_cancel(*, competition: Competition, by: User, staff: bool = Fals
         raise Forbidden("Only the organizer can cancel this competition.")
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
     allowed = [Competition.Status.OPEN] + ([Competition.Status.JUDGING] if staff else [])
+    by_organizer = competition.organizer_id == by.pk
+    reason = "Cancelled by its organizer." if by_organizer else "Cancelled by the site's staff."
     updated = Competition.objects.filter(pk=competition.pk, status__in=allowed).update(
-        status=Competition.Status.CANCELLED, finished_at=timezone.now()
+        status=Competition.Status.CANCELLED, finished_at=timezone.now(), status_reason=reason
     )
     if not updated:
         raise Conflict(f"This competition is {competition.status}; it can no longer be cancelled.")
-    _refund_all(competition, "cancelled")
     competition.refresh_from_db()
+    _refund_all(competition, "cancelled", actor=by)
     return competition
 
 
@@ -211,9 +228,11 @@ def competition_settle(*, competition_id: int) -> bool:
     )
     now = timezone.now()
     status = Competition.Status.FINISHED if placed else Competition.Status.CANCELLED
+    reason = "" if placed else "No entry solved a task."
     updated = Competition.objects.filter(pk=competition.pk, status=Competition.Status.JUDGING)
-    if not updated.update(status=status, finished_at=now):
+    if not updated.update(status=status, finished_at=now, status_reason=reason):
         return False
+    competition.status, competition.status_reason = status, reason
     for entry in entries:
         entry.score, entry.duration_ms = entry.passed, entry.total_ms or 0
     if not placed:
@@ -243,5 +262,27 @@ def competition_settle(*, competition_id: int) -> bool:
     podium = sorted((e.agent_id, e.rank) for e in placed[:3] if e.agent_id is not None)
     for agent_id, rank in podium:
         record_competition_result(agent_id=agent_id, rank=rank, competition_id=competition.pk)
+    _notify_results(competition, entries, tasks=competition.tasks.count())
     signals.competition_won.send(sender=Competition, competition=competition, entry=placed[0])
     return True
+
+
+def _notify_results(competition: Competition, entries: list[Entry], *, tasks: int) -> None:
+    """A notice to each entrant (their agent's score, rank and payout) and the organizer."""
+    url = _page(competition)
+    owners = User.objects.in_bulk({e.owner_id for e in entries} | {competition.organizer_id})
+    for entry in sorted(entries, key=lambda e: e.pk):
+        placed = f"placed #{entry.rank}" if entry.rank else "did not place"
+        paid = f", {entry.payout} credits paid to you" if entry.payout else ""
+        notify(
+            user=owners.get(entry.owner_id),
+            text=f"“{competition.title}” finished: {entry.agent_name} solved {entry.score} of "
+            f"{tasks} tasks and {placed}{paid}.",
+            url=url,
+        )
+    winner = next(e for e in entries if e.rank == 1)
+    notify(
+        user=owners.get(competition.organizer_id),
+        text=f"“{competition.title}” finished: {len(entries)} entries, won by {winner.agent_name}.",
+        url=url,
+    )
