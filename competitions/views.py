@@ -198,17 +198,26 @@ def _judging_progress(competition: Competition) -> dict:
     return {"total": total, "graded": graded, "percent": (100 * graded // total) if total else 0}
 
 
+ENTRY_PAGE_SIZE = 50
+
+
 def _detail_context(request: AuthedHttpRequest, competition: Competition) -> dict:
     user = request.user
-    entries = list(competition.entries.select_related("owner"))
-    # The final order: the placed by rank, then the rest as they entered.
-    entries.sort(key=lambda e: (e.rank is None, e.rank or 0, e.pk))
-    rows = [EntryRow(entry=e, mine=e.owner_id == user.pk) for e in entries]
+    # The entries a page at a time, in the final order: the placed by rank, then the rest
+    # as they entered.
+    entries = competition.entries.select_related("owner").order_by(
+        F("rank").asc(nulls_last=True), "pk"
+    )
+    page = Paginator(entries, ENTRY_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [EntryRow(entry=e, mine=e.owner_id == user.pk) for e in page.object_list]
     is_organizer = competition.organizer_id == user.pk
+    fees = competition.entries.aggregate(total=Sum("fee"))["total"]
     context: dict[str, object] = {
         "competition": competition,
         "rows": rows,
-        "pool": competition.prize + sum((e.fee for e in entries), Decimal("0.00")),
+        "page": page,
+        "entries_count": page.paginator.count,
+        "pool": competition.prize + cents(fees),
         "tasks_count": competition.tasks.count(),
         "is_organizer": is_organizer,
         "poll_seconds": _poll_seconds(competition),
@@ -216,7 +225,10 @@ def _detail_context(request: AuthedHttpRequest, competition: Competition) -> dic
     }
     if competition.status == Competition.Status.JUDGING:
         context["progress"] = _judging_progress(competition)
-    mine = {row.entry.pk: row for row in rows if row.mine}
+    mine = {
+        e.pk: EntryRow(entry=e, mine=True)
+        for e in competition.entries.filter(owner=user).order_by("pk")
+    }
     if mine and competition.status in (Competition.Status.JUDGING, Competition.Status.FINISHED):
         # The viewer's own entries, task by task: a task's number and its state, never its
         # prompt or expected answer (they stay the organizer's).
@@ -229,7 +241,7 @@ def _detail_context(request: AuthedHttpRequest, competition: Competition) -> dic
             mine[result["entry_id"]].task_results.append(dict(result))
     context["mine"] = list(mine.values())
     if competition.is_open and not is_organizer:
-        entered = [e.agent_id for e in entries if e.agent_id]
+        entered = competition.entries.filter(agent__isnull=False).values("agent_id")
         context["enterable"] = list(
             Agent.objects.owned_by(user)
             .filter(state=Agent.State.RUNNING)

@@ -320,6 +320,31 @@ def test_the_open_page_shows_rules_pool_entries_and_countdown(
     assert f"/competitions/{competition.pk}/tasks/" not in stranger_page
 
 
+def test_entries_come_a_page_at_a_time_with_a_constant_number_of_queries(
+    client, competition, entrant, user
+):
+    from competitions.views import ENTRY_PAGE_SIZE
+
+    enter(competition, entrant, name="Mine")
+    signed_in(client, entrant)
+    url = f"/competitions/{competition.pk}/"
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for n in range(ENTRY_PAGE_SIZE + 2):
+        enter(competition, UserFactory(), name=f"Rival {n:02}")
+    with CaptureQueriesContext(connection) as many:
+        first = html(client.get(url))
+    assert len(many) == len(few)
+    assert f'<dd class="mono" id="entries-count">{ENTRY_PAGE_SIZE + 3}</dd>' in first
+    assert "Mine" in first and "Rival 48" in first and "Rival 49" not in first
+    assert "page 1 of 2" in first
+    second = html(client.get(url + "?page=2"))
+    assert "Rival 49" in second and "Rival 51" in second and "Rival 48" not in second
+    # The pool counts every entry's fee, not the page's.
+    assert f"{100 + 10 * (ENTRY_PAGE_SIZE + 3)}.00 credits" in second
+
+
 def test_the_enter_form_offers_only_my_running_agents_not_yet_in(client, competition, entrant):
     enter(competition, entrant, name="Already in")
     AgentFactory(owner=entrant, name="Ready")
