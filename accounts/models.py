@@ -12,6 +12,12 @@ from core.errors import NotFound
 class User(AbstractUser):
     """Agentbay's user. Custom from the first migration so fields can be added later."""
 
+    # The header's unread count on every signed-in page, kept on the row the session already
+    # loads instead of a COUNT per page (issue 13). Written only by accounts.services
+    # (notify: +1, notifications_mark_read: minus what it marked), with F() in the
+    # notice's own transaction, so concurrent writers never lose a count.
+    unread_notifications = models.PositiveIntegerField(default=0, editable=False)
+
     class Meta:
         ordering = ["username"]
 

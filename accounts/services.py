@@ -1,6 +1,9 @@
 import secrets
 from datetime import timedelta
 
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import Invalid
@@ -68,11 +71,20 @@ def notify(*, user: User | None, text: str, url: str = "") -> Notification | Non
     if url and (not url.startswith("/") or url.startswith("//")):
         # The page renders it as a link: a path on this site, never another site.
         raise ValueError(f"A notification links to a path on this site, not {url!r}.")
-    return Notification.objects.create(
-        user_id=user.pk, text=text[:NOTIFICATION_TEXT_MAX], url=(url or "")[:300]
-    )
+    with transaction.atomic():
+        notice = Notification.objects.create(
+            user_id=user.pk, text=text[:NOTIFICATION_TEXT_MAX], url=(url or "")[:300]
+        )
+        User.objects.filter(pk=user.pk).update(unread_notifications=F("unread_notifications") + 1)
+    return notice
 
 
 def notifications_mark_read(*, user: User) -> int:
     """Mark every unread notification of the user read; how many were."""
-    return Notification.objects.for_user(user).unread().update(read_at=timezone.now())
+    with transaction.atomic():
+        marked = Notification.objects.for_user(user).unread().update(read_at=timezone.now())
+        if marked:
+            User.objects.filter(pk=user.pk).update(
+                unread_notifications=Greatest(F("unread_notifications") - marked, 0)
+            )
+    return marked

@@ -121,16 +121,17 @@ def test_visitors_get_no_notifications_link(client):
     assert 'id="nav-notifications"' not in html
 
 
-def test_header_count_is_one_query(client, user):
-    """The header's count adds exactly one query to a signed-in page."""
+def test_header_count_costs_no_query(client, user):
+    """The header's count is the user row's counter, loaded with the session's user."""
+    notify(user=user, text="one")
     client.force_login(user)
     client.get("/account/")  # warm the session and the cached header
 
     with CaptureQueriesContext(connection) as queries:
-        client.get("/account/")
+        html = client.get("/account/").content.decode()
 
-    counts = [q["sql"] for q in queries.captured_queries if "accounts_notification" in q["sql"]]
-    assert len(counts) == 1
+    assert not [q for q in queries.captured_queries if "accounts_notification" in q["sql"]]
+    assert count_in_header(html) == 1
 
 
 def test_notification_of_another_user_is_never_marked(client, user):
@@ -140,3 +141,22 @@ def test_notification_of_another_user_is_never_marked(client, user):
     client.post("/account/notifications/read/")
 
     assert theirs is not None and Notification.objects.get(pk=theirs.pk).read_at is None
+
+
+def test_the_unread_counter_follows_notices_and_mark_read(user, other_user):
+    from accounts.services import notifications_mark_read
+
+    notify(user=user, text="one")
+    notify(user=user, text="two")
+    notify(user=other_user, text="theirs")
+    user.refresh_from_db()
+    assert user.unread_notifications == 2 == Notification.objects.for_user(user).unread().count()
+
+    assert notifications_mark_read(user=user) == 2
+    notify(user=user, text="three")
+    user.refresh_from_db()
+    other_user.refresh_from_db()
+    assert user.unread_notifications == 1 and other_user.unread_notifications == 1
+    assert notifications_mark_read(user=user) == 1 and notifications_mark_read(user=user) == 0
+    user.refresh_from_db()
+    assert user.unread_notifications == 0
