@@ -234,8 +234,12 @@ def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     # Open to visitors: a listed agent is public, read-only (any other id sends them to log
-    # in: core.middleware).
-    agent = get_agent(request, pk)
+    # in: core.middleware). Its forks counted in the same query (the social panel's).
+    agent = (
+        Agent.objects.select_related("owner", "stats")
+        .with_forks_count()
+        .get_for(request.user, pk, need="see")
+    )
     is_owner = agent.is_owned_by(request.user)
     # Editors (collaborators) edit, start and stop too; the owner alone deletes.
     can_edit = is_owner or (request.user.is_authenticated and agent.permits(request.user, "edit"))

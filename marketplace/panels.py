@@ -1,6 +1,8 @@
 """Reads that build the marketplace's panel on the agent page (registered with the agents
 app's panel registry in MarketplaceConfig.ready). Nothing here writes."""
 
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
 from agents import panels as agent_panels
@@ -13,7 +15,6 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
     """What the agent page's marketplace panel needs (listing, rentals, actions)."""
     listing = Listing.objects.active().for_agent(agent).first()
     is_owner = agent.is_owned_by(user)
-    rentals = Rental.objects.unexpired().filter(agent=agent)
     return {
         "listing": listing,
         "is_owner": is_owner,
@@ -22,13 +23,33 @@ def agent_panel_context(*, agent: Agent, user) -> dict:
         "my_rental_expires_at": (
             None if is_owner else Rental.objects.expiry_for(user=user, agent_id=agent.pk)
         ),
-        "renters": rentals.values("renter_id").distinct().count() if is_owner else 0,
-        "sales": (
-            Transaction.objects.filter(listing__agent=agent, listing__seller=user).count()
-            if is_owner
-            else 0
-        ),
+        **(_owner_counts(agent, user) if is_owner else {"renters": 0, "sales": 0}),
     }
+
+
+def _owner_counts(agent: Agent, user) -> dict:
+    """The owner's figures, in one query: renters with an unexpired rental, and the sales
+    and rentals of the agent's listings by this owner."""
+    renters = (
+        Rental.objects.unexpired()
+        .filter(agent=OuterRef("pk"))
+        .order_by()
+        .values("agent")
+        .annotate(n=Count("renter", distinct=True))
+        .values("n")
+    )
+    sales = (
+        Transaction.objects.filter(listing__agent=OuterRef("pk"), listing__seller=user)
+        .order_by()
+        .values("listing__agent")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Agent.objects.filter(pk=agent.pk)
+        .values(renters=Coalesce(Subquery(renters), 0), sales=Coalesce(Subquery(sales), 0))
+        .get()
+    )
 
 
 def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:

@@ -19,7 +19,10 @@ def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
         "agent": agent,
         "is_owner": is_owner,
         "can_fork": user.is_authenticated and (is_owner or agent.is_public),
-        "forks_count": agent.forks.count(),
+        # Annotated by the agent page's query (AgentQuerySet.with_forks_count).
+        "forks_count": (
+            agent.forks_total if hasattr(agent, "forks_total") else agent.forks.count()
+        ),
         # Its public forks (private ones are their owners' business), newest first.
         "public_forks": list(
             agent.forks.filter(visibility=Agent.Visibility.PUBLIC)
