@@ -18,11 +18,23 @@ CompetitionId = IdPath()
 
 
 def competition_payload(competition: Competition) -> dict:
-    """The public view of a competition (docs/API.md): never its tasks."""
-    fees = cents(competition.entries.aggregate(total=Sum("fee"))["total"])
+    """The public view of a competition (docs/API.md): never its tasks. Reads the counts
+    and placed entries of Competition.objects.for_api() when annotated, else queries them."""
+    annotated = hasattr(competition, "fees_total")
+    fees = cents(
+        competition.fees_total
+        if annotated
+        else competition.entries.aggregate(total=Sum("fee"))["total"]
+    )
     results = []
     if competition.status == Competition.Status.FINISHED:
-        placed = competition.entries.filter(rank__isnull=False).select_related("owner")
+        placed = (
+            competition.placed
+            if hasattr(competition, "placed")
+            else competition.entries.filter(rank__isnull=False)
+            .select_related("owner")
+            .order_by("rank")
+        )
         results = [
             {
                 "rank": e.rank,
@@ -33,7 +45,7 @@ def competition_payload(competition: Competition) -> dict:
                 "duration_ms": e.duration_ms,
                 "payout": f"{cents(e.payout):.2f}",
             }
-            for e in placed.order_by("rank")
+            for e in placed
         ]
     return {
         "id": competition.pk,
@@ -44,10 +56,24 @@ def competition_payload(competition: Competition) -> dict:
         "entry_fee": f"{competition.entry_fee:.2f}",
         "prize_pool": f"{competition.prize + fees:.2f}",
         "closes_at": competition.closes_at,
-        "tasks_count": competition.tasks.count(),
-        "entries_count": competition.entries.count(),
+        "tasks_count": competition.tasks_total if annotated else competition.tasks.count(),
+        "entries_count": competition.entries_total if annotated else competition.entries.count(),
         "results": results,
     }
+
+
+class _Payloads:
+    """A list's competitions as API payloads, built for the page the paginator slices only
+    (a constant number of queries per page, whatever the number of competitions)."""
+
+    def __init__(self, competitions) -> None:
+        self.competitions = competitions
+
+    def __len__(self) -> int:
+        return self.competitions.count()
+
+    def __getitem__(self, index: slice) -> list[dict]:
+        return [competition_payload(c) for c in self.competitions[index]]
 
 
 @router.get(
@@ -55,10 +81,10 @@ def competition_payload(competition: Competition) -> dict:
 )
 @paginate
 def competition_list(request: HttpRequest, filters: Query[CompetitionFilter]):
-    competitions = Competition.objects.select_related("organizer")
+    competitions = Competition.objects.for_api()
     if filters.status:
         competitions = competitions.filter(status=filters.status)
-    return [competition_payload(c) for c in competitions]
+    return _Payloads(competitions)
 
 
 @router.post("/competitions", response={201: CompetitionOut, **ERRORS}, summary="Organize one")
@@ -79,7 +105,7 @@ def competition_create(request: HttpRequest, payload: CompetitionIn):
     "/competitions/{competition_id}", response={200: CompetitionOut, **ERRORS}, summary="One"
 )
 def competition_detail(request: HttpRequest, competition_id: int = CompetitionId):
-    return competition_payload(Competition.objects.get_for(request.auth, competition_id))
+    return competition_payload(Competition.objects.for_api().get_for(request.auth, competition_id))
 
 
 @router.get(

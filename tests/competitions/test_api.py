@@ -107,3 +107,53 @@ def test_cancel_by_organizer_only(api_client, entrant):
     listed = api_client.get("/api/v1/competitions", {"status": "cancelled"}).json()
     assert listed["count"] == 1
     assert api_client.get("/api/v1/competitions", {"status": "open"}).json()["count"] == 0
+
+
+def test_the_list_costs_the_same_queries_for_2_or_30_competitions(
+    api_client, entrant, other_user, user, make_competition
+):
+    """Counts, fees and a finished one's results come with the page, not per competition."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from competitions.models import Entry
+    from competitions.services import competition_enter
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            competition = make_competition(user, entry_fee="5.00", prize="10.00")
+            competition_enter(
+                competition=competition, agent=AgentFactory(owner=other_user), by=other_user
+            )
+            Competition.objects.filter(pk=competition.pk).update(status="finished")
+            Entry.objects.filter(competition=competition).update(
+                rank=1, score=1, payout="13.50", duration_ms=42
+            )
+
+    def queries() -> tuple[int, dict]:
+        with CaptureQueriesContext(connection) as captured:
+            response = entrant.get("/api/v1/competitions?limit=100")
+        assert response.status_code == 200
+        return len(captured), response.json()
+
+    add(2)
+    queries()  # the token's first use also stamps last_used_at
+    few, _ = queries()
+    add(28)
+    many, page = queries()
+    assert many == few, (few, many)
+    assert page["count"] == 30
+    item = page["items"][0]
+    assert item["entries_count"] == 1 and item["tasks_count"] == 2
+    assert item["prize_pool"] == "15.00"
+    assert item["results"] == [
+        {
+            "rank": 1,
+            "agent_id": item["results"][0]["agent_id"],
+            "agent_name": item["results"][0]["agent_name"],
+            "owner": other_user.username,
+            "score": 1,
+            "duration_ms": 42,
+            "payout": "13.50",
+        }
+    ]
