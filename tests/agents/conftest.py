@@ -1,5 +1,6 @@
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -73,8 +74,11 @@ def database_url() -> str:
 def worker_process(transactional_db, fake_llm):
     """Start real `manage.py run_worker` processes on the test database."""
     processes: list[subprocess.Popen] = []
+    groups: dict[int, bool] = {}
 
-    def start(*extra: str, env: dict | None = None) -> subprocess.Popen:
+    def start(*extra: str, env: dict | None = None, own_group: bool = False) -> subprocess.Popen:
+        """own_group: in a process group of its own (with its sandbox fork server and
+        children), so a test can SIGKILL all of it as a crash would (os.killpg)."""
         environ = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -91,14 +95,19 @@ def worker_process(transactional_db, fake_llm):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=own_group,
         )
         processes.append(process)
+        groups[process.pid] = own_group
         return process
 
     yield start
     for process in processes:
         if process.poll() is None:
             process.kill()
+        if groups.get(process.pid):
+            with contextlib.suppress(ProcessLookupError):  # what it left in its group
+                os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
 
 

@@ -42,4 +42,4 @@ def make_competition():
 
 
 # The real worker (its periodic jobs included) and the local fake OpenAI server.
-from tests.agents.conftest import fake_llm, worker  # noqa: E402, F401
+from tests.agents.conftest import fake_llm, worker, worker_process  # noqa: E402, F401

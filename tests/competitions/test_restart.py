@@ -5,8 +5,6 @@ docs/API.md "Competitions"), and the pool is paid out exactly once."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,7 +15,7 @@ from competitions.models import Competition, Evaluation
 from competitions.services import TaskSpec, competition_enter
 from gamification.models import ExperienceEvent
 from marketplace.models import LedgerEntry
-from tests.agents.conftest import ROOT, database_url, wait_for
+from tests.agents.conftest import wait_for
 from tests.factories import AgentFactory, UserFactory
 
 from .conftest import assert_money_conserved
@@ -32,37 +30,10 @@ TASKS = [TaskSpec(f"Task {n}: say it", "slow done", "contains") for n in range(3
 
 
 @pytest.fixture
-def spawn_worker(transactional_db, fake_llm):
-    """Start `manage.py run_worker` in a process group of its own (its sandbox fork server
-    and children with it), so a test can SIGKILL all of it as a crash would."""
-    processes: list[subprocess.Popen] = []
-
-    def start() -> subprocess.Popen:
-        environ = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "SQLITE_TEST_NAME": "",
-            "OPENAI_BASE_URL": fake_llm.base_url,
-            "OPENAI_API_KEY": "test-key",
-            **WORKER_ENV,
-        }
-        environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker", "--interval", "0.05"],
-            cwd=ROOT,
-            env=environ,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+def spawn_worker(worker_process):
+    """A real worker in a process group of its own (with its sandbox fork server and
+    children), so the test can SIGKILL all of it as a crash would."""
+    return lambda: worker_process(env=WORKER_ENV, own_group=True)
 
 
 def test_a_worker_killed_while_judging_is_replaced_and_judging_ends_once(
