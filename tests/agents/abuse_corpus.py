@@ -401,7 +401,8 @@ PAYLOADS: list[dict] = [
     {
         # Redis's usual socket paths, Unix sockets listening on the host where Redis puts its
         # own (``SOCKETS_R``, checked reachable by the worker), and any Unix socket left in
-        # the places hosts put them.
+        # the places hosts put them, three levels deep: a checkout or a venv under /tmp (CI
+        # clones there) made the walk outlast the run's time limit on a busy machine.
         "id": "t_redis_socket",
         "where": "tool_code",
         "code": _tool(
@@ -411,6 +412,8 @@ PAYLOADS: list[dict] = [
             "         '/run/postgresql/.s.PGSQL.5432'] + SOCKETS_R\n"
             "for top in ('/run', '/var/run', '/tmp', '/dev/shm', '/home', '/root'):\n"
             "    for root, dirs, files in os.walk(top):\n"
+            "        if root[len(top):].count('/') >= 3:\n"
+            "            dirs[:] = []  # sockets sit near the top; not a walk of a whole checkout\n"
             "        for name in files:\n"
             "            full = os.path.join(root, name)\n"
             "            try:\n"
