@@ -354,7 +354,9 @@ class Sandbox:
             self.uid = UIDS.acquire(lim.uid_base, lim.uid_count)
             if self.uid is None:
                 raise SandboxError("start", "no free sandbox uid")
-        self.workdir = tempfile.mkdtemp(prefix="agentbay-sbx-")
+        # The worker's pid in the name: a worker killed outright (SIGKILL, OOM) never
+        # removes its children's dirs; the next worker's sweep_stale_workdirs() does.
+        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         keep = set(lim.keep_paths)
         keep.add(str(Path(lim.python).resolve().parent))
         cfg = {
@@ -620,6 +622,39 @@ class Sandbox:
                 self._fail_if_killed()
                 raise self._died()
             self._buf += chunk
+
+
+WORKDIR_PREFIX = "agentbay-sbx-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def sweep_stale_workdirs(directory: str | None = None) -> int:
+    """Remove the sandbox work dirs (`agentbay-sbx-<worker pid>-…` in the temp directory)
+    left by workers that are no longer running; how many. Called when a worker starts. A
+    dir whose worker pid is alive (this worker, another one, or a process that reused the
+    pid) is kept."""
+    directory = directory or tempfile.gettempdir()
+    removed = 0
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.name.startswith(WORKDIR_PREFIX):
+                continue
+            pid = entry.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+            if not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed += not os.path.exists(entry.path)
+    return removed
 
 
 def start_sandbox(limits: SandboxLimits | None = None) -> Sandbox:

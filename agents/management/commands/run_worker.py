@@ -98,8 +98,11 @@ class ConcurrentWorker(Worker):
             connection.close()
 
     def _claim_loop(self) -> None:
+        from agents.runtime.sandbox import sweep_stale_workdirs
         from agents.runtime.turn import get_pool
 
+        if swept := sweep_stale_workdirs():
+            logger.info("Removed %d sandbox work dirs left by stopped workers", swept)
         get_pool()  # start the sandbox children now, not on the first turn
         pool = connection.settings_dict["OPTIONS"].get("pool")
         logger.info(
