@@ -1,4 +1,3 @@
-from django.db.models import Sum
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
@@ -20,12 +19,6 @@ CompetitionId = IdPath()
 def competition_payload(competition: Competition) -> dict:
     """The public view of a competition (docs/API.md): never its tasks. Reads the counts
     and placed entries of Competition.objects.for_api() when annotated, else queries them."""
-    annotated = hasattr(competition, "fees_total")
-    fees = cents(
-        competition.fees_total
-        if annotated
-        else competition.entries.aggregate(total=Sum("fee"))["total"]
-    )
     results = []
     if competition.status == Competition.Status.FINISHED:
         placed = (
@@ -54,10 +47,18 @@ def competition_payload(competition: Competition) -> dict:
         "organizer": competition.organizer.username,
         "status": competition.status,
         "entry_fee": f"{competition.entry_fee:.2f}",
-        "prize_pool": f"{competition.prize + fees:.2f}",
+        "prize_pool": f"{competition.pool:.2f}",
         "closes_at": competition.closes_at,
-        "tasks_count": competition.tasks_total if annotated else competition.tasks.count(),
-        "entries_count": competition.entries_total if annotated else competition.entries.count(),
+        "tasks_count": (
+            competition.tasks_total
+            if hasattr(competition, "tasks_total")
+            else competition.tasks.count()
+        ),
+        "entries_count": (
+            competition.entries_total
+            if hasattr(competition, "entries_total")
+            else competition.entries.count()
+        ),
         "results": results,
     }
 

@@ -1,36 +1,43 @@
 """Competitions: agents against hidden tasks, an entry fee and a prize paid out by rank
 (docs/API.md "Competitions"). The money lives in the ledger (marketplace's escrow)."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from marketplace.models import money_field
+from marketplace.models import cents, money_field
+
+MONEY = models.DecimalField(max_digits=14, decimal_places=2)
+
+
+def _per_row(rows: models.QuerySet, aggregate, output_field=None) -> Coalesce:
+    """`aggregate` over `rows` (filtered on OuterRef("pk")) as a subquery, 0 when none."""
+    value = rows.values("competition").annotate(v=aggregate).values("v")
+    return Coalesce(models.Subquery(value, output_field=output_field), 0, output_field=output_field)
 
 
 class CompetitionQuerySet(models.QuerySet):
+    def with_totals(self) -> "CompetitionQuerySet":
+        """Annotate each competition's `entries_total` and `fees_total` (per-row
+        subqueries: a page of any size costs one query); Competition.pool reads them."""
+        entries = Entry.objects.filter(competition=models.OuterRef("pk")).order_by()
+        return self.annotate(
+            entries_total=_per_row(entries, models.Count("pk")),
+            fees_total=_per_row(entries, models.Sum("fee"), MONEY),
+        )
+
     def for_api(self) -> "CompetitionQuerySet":
         """What the API object shows, in a fixed number of queries for any page: the
-        organizer joined, tasks, entries and fees as per-row subqueries, and the finished
-        ones' placed entries prefetched (`placed`)."""
+        organizer joined, the totals, the tasks counted, and the finished ones' placed
+        entries prefetched (`placed`)."""
         tasks = Task.objects.filter(competition=models.OuterRef("pk")).order_by()
-        entries = Entry.objects.filter(competition=models.OuterRef("pk")).order_by()
-        money = models.DecimalField(max_digits=14, decimal_places=2)
-
-        def per_row(rows, aggregate, output_field=None):
-            value = rows.values("competition").annotate(v=aggregate).values("v")
-            return Coalesce(
-                models.Subquery(value, output_field=output_field), 0, output_field=output_field
-            )
-
         return (
             self.select_related("organizer")
-            .annotate(
-                tasks_total=per_row(tasks, models.Count("pk")),
-                entries_total=per_row(entries, models.Count("pk")),
-                fees_total=per_row(entries, models.Sum("fee"), money),
-            )
+            .with_totals()
+            .annotate(tasks_total=_per_row(tasks, models.Count("pk")))
             .prefetch_related(
                 models.Prefetch(
                     "entries",
@@ -86,6 +93,17 @@ class Competition(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def pool(self) -> Decimal:
+        """The prize plus every entry fee (the annotated `fees_total` when read through
+        with_totals(), else one query)."""
+        fees = (
+            self.fees_total  # type: ignore[attr-defined]
+            if hasattr(self, "fees_total")
+            else self.entries.aggregate(total=models.Sum("fee"))["total"]
+        )
+        return self.prize + cents(fees)
 
     @property
     def is_open(self) -> bool:

@@ -6,14 +6,12 @@ expected answer to anyone but its organizer."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, DecimalField, F, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +23,6 @@ from accounts.http import AuthedHttpRequest
 from agents.models import Agent
 from core.errors import Conflict, Forbidden, Invalid, PaymentRequired
 from core.http import redirect_next, safe_next_url
-from marketplace.models import cents
 from marketplace.services import wallet_for
 
 from . import services
@@ -49,40 +46,23 @@ TASK_FORMS_PREFIX = "tasks"
 def get_competition(request: AuthedHttpRequest, pk: int, *, need: str = "see") -> Competition:
     """The competition through its access rule: 404 for an unknown id, 403 when `need` is
     "organize" and the user is not the organizer."""
-    return Competition.objects.select_related("organizer").get_for(request.user, pk, need=need)
+    return (
+        Competition.objects.select_related("organizer")
+        .with_totals()
+        .get_for(request.user, pk, need=need)
+    )
 
 
 # --- the list -------------------------------------------------------------------------------
 
 
 def _list_rows(status: str):
-    """One tab's rows as values, with each competition's entries and fees as subqueries: a
-    page costs the same two queries (count, page) however many rows it shows."""
-    entries = Entry.objects.filter(competition=OuterRef("pk")).order_by().values("competition")
-    money: DecimalField = DecimalField(max_digits=14, decimal_places=2)
-    rows = Competition.objects.filter(status=status).annotate(
-        entries_count=Coalesce(Subquery(entries.annotate(n=Count("pk")).values("n")), 0),
-        fees=Coalesce(
-            Subquery(entries.annotate(total=Sum("fee")).values("total"), output_field=money),
-            Value(Decimal("0.00")),
-            output_field=money,
-        ),
-    )
+    """One tab's competitions with their totals (Competition.objects.with_totals): a page
+    costs the same two queries (count, page) however many rows it shows."""
+    rows = Competition.objects.filter(status=status).select_related("organizer").with_totals()
     if status in (Competition.Status.OPEN, Competition.Status.JUDGING):
-        rows = rows.order_by("closes_at", "id")
-    else:
-        rows = rows.order_by("-finished_at", "-id")
-    return rows.values(
-        "id",
-        "title",
-        "entry_fee",
-        "prize",
-        "closes_at",
-        "finished_at",
-        "entries_count",
-        "fees",
-        organizer_name=F("organizer__username"),
-    )
+        return rows.order_by("closes_at", "id")
+    return rows.order_by("-finished_at", "-id")
 
 
 @require_GET
@@ -92,9 +72,6 @@ def competition_list(request: AuthedHttpRequest) -> HttpResponse:
     if status not in dict(TABS):
         status = Competition.Status.OPEN.value
     page = Paginator(_list_rows(status), PAGE_SIZE).get_page(request.GET.get("page"))
-    for row in page.object_list:
-        # SQLite sums decimals as floats: back to the cent (marketplace.models.cents).
-        row["pool"] = row["prize"] + cents(row["fees"])
     template = "competitions/competition_list.html"
     if request.htmx:
         template += "#competition-results"
@@ -211,13 +188,12 @@ def _detail_context(request: AuthedHttpRequest, competition: Competition) -> dic
     page = Paginator(entries, ENTRY_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [EntryRow(entry=e, mine=e.owner_id == user.pk) for e in page.object_list]
     is_organizer = competition.organizer_id == user.pk
-    fees = competition.entries.aggregate(total=Sum("fee"))["total"]
     context: dict[str, object] = {
         "competition": competition,
         "rows": rows,
         "page": page,
         "entries_count": page.paginator.count,
-        "pool": competition.prize + cents(fees),
+        "pool": competition.pool,
         "tasks_count": competition.tasks.count(),
         "is_organizer": is_organizer,
         "poll_seconds": _poll_seconds(competition),
@@ -326,11 +302,10 @@ def competition_cancel(request: AuthedHttpRequest, pk: int) -> HttpResponse:
                 f"Cancelled “{competition.title}”: the prize and every entry fee were refunded.",
             )
         return redirect("competitions:competition_detail", pk=competition.pk)
-    fees = competition.entries.aggregate(n=Count("pk"), total=Sum("fee"))
     context = {
         "competition": competition,
-        "entries_count": fees["n"],
-        "fees_total": cents(fees["total"]),
+        "entries_count": competition.entries_total,  # type: ignore[attr-defined]
+        "fees_total": competition.pool - competition.prize,
     }
     return render(request, "competitions/competition_cancel.html", context)
 
