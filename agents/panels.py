@@ -5,6 +5,10 @@ finished run shows what it earned; agents must not import those apps (docs/DESIG
 Layout). Each app registers its panel here from its AppConfig.ready: a template it owns
 and a function that builds that template's context from the request and the object, or
 returns None to show nothing. Agents' views render the slot and never learn who filled it.
+
+A panel on the agent page also says what it shows, for the page cache (core.pagecache): SQL
+expressions over the parameters `agent`, `viewer` and `now`, each returning the version of
+rows the panel reads. A slot with a panel that says nothing is never kept.
 """
 
 from collections.abc import Callable
@@ -36,6 +40,7 @@ class Panel:
     context: ContextBuilder
     order: int
     batch: BatchContextBuilder | None = None
+    fingerprint: tuple[str, ...] | None = None
 
 
 _registry: dict[str, list[Panel]] = {slot: [] for slot in SLOTS}
@@ -49,15 +54,34 @@ def register(
     context: ContextBuilder,
     order: int = 100,
     batch: BatchContextBuilder | None = None,
+    fingerprint: list[str] | None = None,
 ) -> None:
     """Add (or replace, by name: ready() may run twice in tests) a panel to a slot."""
     if slot not in SLOTS:
         raise ValueError(f"Unknown panel slot {slot!r}; slots: {', '.join(SLOTS)}")
     panels = [panel for panel in _registry[slot] if panel.name != name]
     panels.append(
-        Panel(slot=slot, name=name, template=template, context=context, order=order, batch=batch)
+        Panel(
+            slot=slot,
+            name=name,
+            template=template,
+            context=context,
+            order=order,
+            batch=batch,
+            fingerprint=None if fingerprint is None else tuple(fingerprint),
+        )
     )
     _registry[slot] = sorted(panels, key=lambda panel: (panel.order, panel.name))
+
+
+def fingerprint_parts(slot: str) -> list[str] | None:
+    """Every panel's fingerprint parts for the slot, or None if a panel gave none."""
+    parts: list[str] = []
+    for panel in _registry[slot]:
+        if panel.fingerprint is None:
+            return None
+        parts.extend(panel.fingerprint)
+    return parts
 
 
 def render(slot: str, request: HttpRequest, obj: Any) -> list[SafeString]:

@@ -16,6 +16,7 @@ from accounts.http import AuthedHttpRequest
 from core.errors import DomainError
 from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
+from core.pagecache import Parts, cached_page, related_table, row_version, rows_version
 from tools_registry.models import Tool
 from tools_registry.services import allowed_modules
 
@@ -118,8 +119,53 @@ def _prepare_row(agent: Any, user) -> None:
     )
 
 
+def _dashboard_parts(request: AuthedHttpRequest) -> Parts | None:
+    """What the dashboard's first page shows, for the page cache: how many agents the user
+    may use (the pagination), the first page's rows with their stats rows (every counted run
+    moves those: "runs today"), the user's unexpired rentals (the rows' expiries), their runs
+    in flight with their agents, then the panels' parts. Other pages render as usual."""
+    panel_parts = panels.fingerprint_parts("dashboard")
+    if panel_parts is None or request.GET.get("page", "1") != "1":
+        return None
+    agents, runs = Agent._meta.db_table, Run._meta.db_table
+    stats = related_table(Agent, "stats")
+    rentals = related_table(Agent, "rentals")
+    collaborators = related_table(Agent, "collaborators")
+    # Owned, rented and shared, each on its own index (one OR over the three makes
+    # PostgreSQL walk every agent, as Agent.objects.usable_by explains).
+    others = (
+        f"SELECT r.agent_id FROM {rentals} r WHERE r.renter_id = %(viewer)s"
+        f" AND r.expires_at > %(now)s UNION SELECT c.agent_id FROM {collaborators} c"
+        " WHERE c.user_id = %(viewer)s"
+    )
+    first = f"ORDER BY a.updated_at DESC, a.id DESC LIMIT {PAGE_SIZE}"
+    row = "a.xmin::text || a.ctid::text AS v, a.id, a.updated_at"
+    in_flight = ", ".join(f"'{status}'" for status in Run.IN_FLIGHT)
+    parts = [
+        f"SELECT count(*) FROM (SELECT a.id FROM {agents} a WHERE a.owner_id = %(viewer)s"
+        f" UNION {others}) u",
+        rows_version(
+            f"SELECT a.v || coalesce(s.xmin::text || s.ctid::text, '') AS xmin, a.v AS ctid"
+            f" FROM ((SELECT {row} FROM {agents} a WHERE a.owner_id = %(viewer)s {first})"
+            f" UNION (SELECT {row} FROM {agents} a WHERE a.id IN ({others}) {first})) a"
+            f" LEFT JOIN {stats} s ON s.agent_id = a.id {first}"
+        ),
+        rows_version(
+            f"SELECT r.xmin, r.ctid FROM {rentals} r WHERE r.renter_id = %(viewer)s"
+            " AND r.expires_at > %(now)s"
+        ),
+        rows_version(
+            f"SELECT r.xmin::text || a.xmin::text AS xmin, r.ctid FROM {runs} r"
+            f" JOIN {agents} a ON a.id = r.agent_id WHERE r.user_id = %(viewer)s"
+            f" AND r.status IN ({in_flight}) ORDER BY r.created_at LIMIT 20"
+        ),
+    ]
+    return [*parts, *panel_parts], {}
+
+
 @require_GET
 @login_required
+@cached_page(_dashboard_parts)
 def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     template = "agents/dashboard.html"
     if request.htmx and request.htmx.target == "runs-in-flight":
@@ -231,7 +277,49 @@ def agent_edit(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "agents/agent_form.html", context, status=status)
 
 
+def _agent_page_parts(request: HtmxHttpRequest, pk: int) -> Parts | None:
+    """What the agent page shows, for the page cache: the agent and its owner, its forks
+    count, the viewer's last runs, the owner's activity log and what the access rule reads
+    (an active listing, the viewer's unexpired rental, their collaborator row), then each
+    panel's own parts. None (render as usual) if a panel gave none."""
+    panel_parts = panels.fingerprint_parts("agent_detail")
+    if panel_parts is None:
+        return None
+    try:
+        agent_id = int(pk)
+    except (TypeError, ValueError):
+        return None
+    agents, runs = Agent._meta.db_table, Run._meta.db_table
+    users = related_table(Agent, "owner")
+    activities = related_table(Agent, "activities")
+    listings = related_table(Agent, "listings")
+    rentals = related_table(Agent, "rentals")
+    collaborators = related_table(Agent, "collaborators")
+    parts = [
+        f"SELECT {row_version('a')} || {row_version('o')} FROM {agents} a"
+        f" JOIN {users} o ON o.id = a.owner_id WHERE a.id = %(agent)s",
+        f"SELECT count(*) FROM {agents} f WHERE f.forked_from_id = %(agent)s",
+        rows_version(
+            f"SELECT r.xmin, r.ctid FROM {runs} r WHERE r.agent_id = %(agent)s"
+            " AND r.user_id = %(viewer)s ORDER BY r.created_at DESC, r.id DESC LIMIT 10"
+        ),
+        rows_version(
+            f"SELECT e.xmin, e.ctid FROM {activities} e WHERE e.agent_id = %(agent)s"
+            " ORDER BY e.created_at DESC, e.id DESC LIMIT 20"
+        ),
+        f"SELECT count(*) FROM {listings} l WHERE l.agent_id = %(agent)s AND l.status = 'active'",
+        f"SELECT count(*) FROM {rentals} r WHERE r.agent_id = %(agent)s"
+        " AND r.renter_id = %(viewer)s AND r.expires_at > %(now)s",
+        rows_version(
+            f"SELECT c.xmin, c.ctid FROM {collaborators} c WHERE c.agent_id = %(agent)s"
+            " AND c.user_id = %(viewer)s"
+        ),
+    ]
+    return [*parts, *panel_parts], {"agent": agent_id}
+
+
 @require_GET
+@cached_page(_agent_page_parts)
 def agent_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     # Open to visitors: a listed agent is public, read-only (any other id sends them to log
     # in: core.middleware). Its forks counted in the same query (the social panel's).

@@ -6,8 +6,9 @@ from django.utils import timezone
 
 from agents import panels as agent_panels
 from agents.models import Agent
+from core.pagecache import rows_version
 
-from .models import Competition
+from .models import Competition, Entry
 
 # How many open competitions the panel offers (the list page has them all).
 PANEL_SIZE = 3
@@ -34,6 +35,21 @@ def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict | None:
     }
 
 
+def _agent_detail_fingerprint() -> list[str]:
+    """What the panel shows (core.pagecache): the open competitions it offers, by the same
+    rule as the panel's query (the agent's state, for Enter, is the agent page's)."""
+    competitions, entries = Competition._meta.db_table, Entry._meta.db_table
+    return [
+        rows_version(
+            f"SELECT c.xmin, c.ctid FROM {competitions} c WHERE c.status = 'open'"
+            " AND c.closes_at > %(now)s AND c.organizer_id IS DISTINCT FROM %(viewer)s"
+            f" AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.competition_id = c.id"
+            " AND e.agent_id = %(agent)s) ORDER BY c.closes_at, c.id"
+            f" LIMIT {PANEL_SIZE}"
+        ),
+    ]
+
+
 def register() -> None:
     agent_panels.register(
         "agent_detail",
@@ -41,4 +57,5 @@ def register() -> None:
         template="competitions/_agent_panel.html",
         context=_agent_detail_panel,
         order=40,
+        fingerprint=_agent_detail_fingerprint(),
     )

@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context_processors.csrf",
             ],
         },
     },
@@ -152,10 +153,17 @@ elif (
         "timeout": float(env("DB_POOL_TIMEOUT", "10")),
     }
 
-if env_bool("PGBOUNCER_TRANSACTION_MODE", False):
+PGBOUNCER_TRANSACTION_MODE = env_bool("PGBOUNCER_TRANSACTION_MODE", False)
+if PGBOUNCER_TRANSACTION_MODE:
     # Behind PgBouncer in transaction mode a server-side cursor may outlive its transaction's
     # server connection (README, "Several hosts").
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+# Rich pages kept under a fingerprint of the rows they show (core.pagecache; PostgreSQL only).
+# The fingerprint query is a prepared statement, except behind PgBouncer in transaction mode,
+# where a statement prepared on one server connection is unknown on the next.
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+PAGE_CACHE_PREPARED = not PGBOUNCER_TRANSACTION_MODE
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

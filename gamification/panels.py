@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents import panels as agent_panels
 from agents.models import Agent, Run
+from core.pagecache import related_table, row_version, rows_version
 
 from . import charts, rules
 from .forms import RatingForm
@@ -163,6 +164,32 @@ def _run_final_panels(request: HttpRequest, runs: list[Run]) -> dict[int, dict |
     return {run.pk: _run_final_context(outcomes.get(run.pk)) for run in runs}
 
 
+def _agent_detail_fingerprint() -> list[str]:
+    """What the stats panel shows (core.pagecache): the stats row (every counted run and
+    rating moves it; the runs-per-day chart follows from those and the date), the shown
+    ratings and the viewer's own, whether the viewer may rate (a finished run of theirs),
+    and the unlocks."""
+    stats, ratings = AgentStats._meta.db_table, Rating._meta.db_table
+    users = related_table(Rating, "user")
+    unlocks, runs = AgentAchievement._meta.db_table, Run._meta.db_table
+    final = ", ".join(f"'{status}'" for status in Run.Status.values if status not in Run.IN_FLIGHT)
+    return [
+        f"SELECT {row_version('s')} FROM {stats} s WHERE s.agent_id = %(agent)s",
+        rows_version(
+            f"SELECT g.xmin::text || g.ctid::text || u.xmin::text AS xmin, g.ctid FROM {ratings} g"
+            f" JOIN {users} u ON u.id = g.user_id WHERE g.agent_id = %(agent)s"
+            " AND NOT g.is_hidden ORDER BY g.updated_at DESC, g.id DESC LIMIT 20"
+        ),
+        rows_version(
+            f"SELECT g.xmin, g.ctid FROM {ratings} g WHERE g.agent_id = %(agent)s"
+            " AND g.user_id = %(viewer)s"
+        ),
+        f"SELECT EXISTS (SELECT 1 FROM {runs} r WHERE r.agent_id = %(agent)s"
+        f" AND r.user_id = %(viewer)s AND r.status IN ({final}))",
+        f"SELECT count(*) FROM {unlocks} k WHERE k.agent_id = %(agent)s",
+    ]
+
+
 def register() -> None:
     agent_panels.register(
         "agent_detail",
@@ -170,6 +197,7 @@ def register() -> None:
         template="gamification/_agent_panel.html",
         context=_agent_detail_panel,
         order=10,
+        fingerprint=_agent_detail_fingerprint(),
     )
     agent_panels.register(
         "run_final",

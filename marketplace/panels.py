@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from agents import panels as agent_panels
 from agents.models import Agent
+from core.pagecache import rows_version
 
 from .models import Listing, Rental, Transaction
 
@@ -56,6 +57,26 @@ def _agent_detail_panel(request: HttpRequest, agent: Agent) -> dict:
     return {"agent": agent, "marketplace": agent_panel_context(agent=agent, user=request.user)}
 
 
+def _agent_detail_fingerprint() -> list[str]:
+    """What the panel shows (core.pagecache): the active listing (bids move its price and
+    count), the viewer's rentals, the unexpired renters and the sales."""
+    listings, rentals = Listing._meta.db_table, Rental._meta.db_table
+    transactions = Transaction._meta.db_table
+    return [
+        rows_version(
+            f"SELECT l.xmin, l.ctid FROM {listings} l WHERE l.agent_id = %(agent)s"
+            " AND l.status = 'active'"
+        ),
+        rows_version(
+            f"SELECT r.xmin, r.ctid FROM {rentals} r WHERE r.agent_id = %(agent)s"
+            " AND r.renter_id = %(viewer)s AND r.expires_at > %(now)s"
+        ),
+        f"SELECT count(*) FROM {rentals} r WHERE r.agent_id = %(agent)s AND r.expires_at > %(now)s",
+        f"SELECT count(*) FROM {transactions} t JOIN {listings} l ON l.id = t.listing_id"
+        " WHERE l.agent_id = %(agent)s",
+    ]
+
+
 def register() -> None:
     agent_panels.register(
         "agent_detail",
@@ -63,4 +84,5 @@ def register() -> None:
         template="marketplace/_agent_panel.html",
         context=_agent_detail_panel,
         order=20,
+        fingerprint=_agent_detail_fingerprint(),
     )

@@ -6,8 +6,9 @@ from django.http import HttpRequest
 
 from agents import panels as agent_panels
 from agents.models import Agent, Run
+from core.pagecache import related_table, rows_version
 
-from .models import Collaborator, FeedEvent, ShareLink
+from .models import Collaborator, FeedEvent, Follow, ShareLink
 
 PUBLIC_FORKS_SHOWN = 20
 
@@ -58,12 +59,47 @@ def _dashboard_panel(request: HttpRequest, user) -> dict:
     return {"events": list(events[:DASHBOARD_FEED_SIZE])}
 
 
+def _agent_detail_fingerprint() -> list[str]:
+    """What the panel shows (core.pagecache): the public forks listed, with their owners'
+    names, and the collaborators, with theirs (the forks count is the agent page's)."""
+    agents, collaborators = Agent._meta.db_table, Collaborator._meta.db_table
+    users = related_table(Agent, "owner")
+    return [
+        rows_version(
+            f"SELECT f.xmin::text || u.xmin::text AS xmin, f.ctid FROM {agents} f"
+            f" JOIN {users} u ON u.id = f.owner_id WHERE f.forked_from_id = %(agent)s"
+            " AND f.visibility = 'public' ORDER BY f.created_at DESC"
+            f" LIMIT {PUBLIC_FORKS_SHOWN}"
+        ),
+        rows_version(
+            f"SELECT c.xmin::text || u.xmin::text AS xmin, c.ctid FROM {collaborators} c"
+            f" JOIN {users} u ON u.id = c.user_id WHERE c.agent_id = %(agent)s"
+        ),
+    ]
+
+
+def _dashboard_fingerprint() -> list[str]:
+    """What the feed panel shows (core.pagecache): the newest events of followed users, with
+    their actors' names."""
+    events, follows = FeedEvent._meta.db_table, Follow._meta.db_table
+    users = related_table(FeedEvent, "actor")
+    return [
+        rows_version(
+            f"SELECT e.xmin::text || u.xmin::text AS xmin, e.ctid FROM {events} e"
+            f" JOIN {users} u ON u.id = e.actor_id WHERE e.actor_id IN"
+            f" (SELECT f.followee_id FROM {follows} f WHERE f.follower_id = %(viewer)s)"
+            f" ORDER BY e.created_at DESC, e.id DESC LIMIT {DASHBOARD_FEED_SIZE}"
+        ),
+    ]
+
+
 def register() -> None:
     agent_panels.register(
         "dashboard",
         name="social-feed",
         template="social/_dashboard_feed.html",
         context=_dashboard_panel,
+        fingerprint=_dashboard_fingerprint(),
     )
     agent_panels.register(
         "agent_detail",
@@ -71,6 +107,7 @@ def register() -> None:
         template="social/_agent_panel.html",
         context=_agent_detail_panel,
         order=30,
+        fingerprint=_agent_detail_fingerprint(),
     )
     agent_panels.register(
         "run_final",

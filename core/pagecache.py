@@ -1,0 +1,175 @@
+"""Whole pages kept in each process's memory, under a fingerprint of what they show (issue 13).
+
+A rich page costs more in Python than in the database: the agent page gathers 13 queries from
+six apps, and building those queries and rendering their templates takes most of its time.
+So a GET to such a page first asks PostgreSQL one question, a fingerprint: the version of
+each row the page shows, read from the row's system columns `xmin` (the transaction that
+wrote this version) and `ctid` (where the version lies). Every write makes a new version of
+the row, whatever wrote it: a service, a queryset `update()`, an F() counter, the admin or
+raw SQL. The page's HTML is kept under the view, the path, the viewer, that fingerprint
+and the current minute; a request whose fingerprint matches gets the kept HTML with its
+own CSRF token put in, and nothing else of the view runs.
+
+What a page shows is its owner's to say: the view lists SQL expressions (`parts`), one per
+thing shown, each returning text (`row_version`, `rows_version`). A part that is missing
+shows as a stale page until the minute turns: the minute in the key bounds that, and also
+keeps times ("3 minutes ago", "expires in…") and anything computed from the clock right.
+Access checks that depend on time (an unexpired rental) go into the parts with `%(now)s`.
+
+Not kept: other methods, htmx requests (partial swaps), requests with flash messages to
+show, responses other than 200, and every database but PostgreSQL (`fingerprint()` returns
+None: SQLite has no row versions, and the development server caches nothing anyway). The
+cache is the "fragments" one: per process, cleared by a deploy, off in development.
+`PAGE_CACHE=0` turns it off.
+"""
+
+import hashlib
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, cast
+
+import psycopg
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
+from django.core.cache import caches
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.utils import timezone
+
+# What the CSRF context processor gives templates while a page is rendered for keeping; each
+# response gets its own token in its place (core.context_processors.csrf).
+CSRF_PLACEHOLDER = "pagecache-csrf-token-placeholder"
+_PLACEHOLDER = CSRF_PLACEHOLDER.encode()
+# A kept page outlives its minute by a little, never longer: the key changes with the minute.
+TIMEOUT = 90
+
+Parts = tuple[list[str], dict[str, Any]]
+
+
+def row_version(alias: str) -> str:
+    """The version of one row, as text, for a table aliased `alias` in a part's FROM."""
+    return f"{alias}.xmin::text || {alias}.ctid::text"
+
+
+def related_table(model: Any, relation: str) -> str:
+    """The table behind `model`'s `relation`: a part may read a table of an app above the
+    view's own, which the view must not import (docs/DESIGN.md, Layout)."""
+    related: Any = model._meta.get_field(relation).related_model
+    return related._meta.db_table
+
+
+def rows_version(select: str) -> str:
+    """The versions of the rows a subquery selects (with `xmin` and `ctid` among its columns,
+    and its own ORDER BY and LIMIT: the rows the page shows), and how many there are."""
+    return (
+        "SELECT count(*)::text || ':' || coalesce(string_agg(v.xmin::text || v.ctid::text, ','),"
+        f" '') FROM ({select}) v"
+    )
+
+
+def fingerprint(parts: list[str], params: dict[str, Any]) -> str | None:
+    """One query: every part's text, hashed; None where rows carry no versions (SQLite).
+
+    The query is a prepared statement on its connection: its parts take PostgreSQL well
+    under a millisecond to run but several to plan, so each pooled connection plans it once.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    sql = "SELECT " + ", ".join(f"({part})" for part in parts)
+    connection.ensure_connection()
+    raw = connection.connection
+    if settings.PAGE_CACHE_PREPARED and raw.prepare_threshold is None:
+        raw.prepare_threshold = 1 << 30  # Django turns preparing off; only what asks is prepared
+    # Django's cursors bind parameters on the client, which cannot prepare; this one binds
+    # on the server, still through Django's wrapper (query logging, execute_wrapper).
+    with cast(Any, connection)._prepare_cursor(_PreparedCursor(raw)) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return hashlib.sha256(repr(row).encode()).hexdigest()
+
+
+class _PreparedCursor(psycopg.Cursor):
+    """A cursor whose statements are prepared (with the connection's threshold set)."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: Any = None, binary: Any = None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+def _viewer_part() -> str:
+    # The frame shows the viewer's name and unread count, both on their user row.
+    table = connection.ops.quote_name(get_user_model()._meta.db_table)
+    return f"SELECT {row_version('u')} FROM {table} u WHERE u.id = %(viewer)s"
+
+
+def _keepable(request: HttpRequest) -> bool:
+    if request.method != "GET" or request.headers.get("HX-Request"):
+        return False
+    # Flash messages show once, on the next page: that page is rendered, not kept.
+    return not len(get_messages(request))  # counting does not mark them shown
+
+
+def cached_page(parts_of: Callable[..., Parts | None]) -> Callable:
+    """Keep a GET view's pages under the fingerprint of `parts_of(request, *args, **kwargs)`:
+    the parts and their parameters (the decorator adds `viewer` and `now`), or None to
+    render this request as usual."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not settings.PAGE_CACHE or connection.vendor != "postgresql":
+                return view(request, *args, **kwargs)
+            if not _keepable(request):
+                return view(request, *args, **kwargs)
+            spec = parts_of(request, *args, **kwargs)
+            if spec is None:
+                return view(request, *args, **kwargs)
+            parts, params = spec
+            user = request.user
+            params = {**params, "viewer": user.pk, "now": timezone.now()}
+            version = fingerprint([_viewer_part(), *parts], params)
+            key = (
+                "page:"
+                + hashlib.sha256(
+                    repr(
+                        (
+                            view.__module__,
+                            view.__qualname__,
+                            request.get_full_path(),
+                            user.pk,
+                            version,
+                            int(time.time() // 60),
+                        )
+                    ).encode()
+                ).hexdigest()
+            )
+            cache = caches["fragments"]
+            kept = cache.get(key)
+            if kept is not None:
+                headers, body = kept
+                response = HttpResponse(_with_token(request, body), headers=headers)
+                response.page_cache = "hit"  # type: ignore[attr-defined]
+                return response
+            request.page_cache_rendering = True  # type: ignore[attr-defined]
+            try:
+                response = view(request, *args, **kwargs)
+            finally:
+                del request.page_cache_rendering  # type: ignore[attr-defined]
+            if response.status_code == 200 and not response.streaming and not response.cookies:
+                cache.set(key, (dict(response.headers), response.content), TIMEOUT)
+                response.page_cache = "miss"  # type: ignore[attr-defined]
+            if not response.streaming:
+                response.content = _with_token(request, response.content)
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def _with_token(request: HttpRequest, body: bytes) -> bytes:
+    if _PLACEHOLDER not in body:
+        return body
+    return body.replace(_PLACEHOLDER, get_token(request).encode())
