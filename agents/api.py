@@ -2,14 +2,17 @@ import time
 
 from django.conf import settings
 from django.db.models import Count
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
+from ninja.renderers import JSONRenderer
 
+from core.pagecache import serve
+from core.pagination import LimitOffsetPagination
 from core.schemas import IdPath, errors
 
 from . import services
-from .models import Agent, Run
+from .models import Agent, Run, usable_page_sql
 from .schemas import (
     ActivityOut,
     AgentFilter,
@@ -18,6 +21,7 @@ from .schemas import (
     AgentOut,
     ChatIn,
     ConversationOut,
+    PagedAgentOut,
     RunOut,
 )
 from .validation import AgentConfig
@@ -51,22 +55,48 @@ def agent_create(request: HttpRequest, payload: AgentIn):
     return Status(201, _agents().get(pk=agent.pk))
 
 
+# The largest page end the page cache keeps (its fingerprint reads that many rows).
+KEPT_PAGE_END = 200
+
+
 @router.get(
     "/agents",
-    response={200: list[AgentOut], **errors()},
+    response={200: PagedAgentOut, **errors()},
     summary="Agents you own, rent or collaborate on; or every public agent (scope=public)",
 )
-@paginate
-def agent_list(request: HttpRequest, filters: Query[AgentFilter]):
-    public = filters.scope == "public"
-    agents = _agents().public() if public else _agents().usable_by(request.auth)
-    if filters.state:
-        agents = agents.filter(state=filters.state)
-    if filters.owned is True:
-        agents = agents.filter(owner=request.auth)
-    elif filters.owned is False:
-        agents = agents.exclude(owner=request.auth)
-    return agents
+def agent_list(
+    request: HttpRequest,
+    filters: Query[AgentFilter],
+    page: Query[LimitOffsetPagination.Input],
+):
+    # Paginated as django-ninja's @paginate does (the same parameters and output), by hand:
+    # a page of the caller's own agents is kept under its fingerprint (core.pagecache).
+    limit = min(page.limit, settings.NINJA_PAGINATION_MAX_LIMIT)
+
+    def render() -> HttpResponse:
+        public = filters.scope == "public"
+        agents = _agents().public() if public else _agents().usable_by(request.auth)
+        if filters.state:
+            agents = agents.filter(state=filters.state)
+        if filters.owned is True:
+            agents = agents.filter(owner=request.auth)
+        elif filters.owned is False:
+            agents = agents.exclude(owner=request.auth)
+        items = list(agents[page.offset : page.offset + limit])
+        data = PagedAgentOut.model_validate({"items": items, "count": agents.count()})
+        # Encoded as the API's renderer encodes every response (django-ninja's default).
+        return HttpResponse(
+            JSONRenderer().render(request, data.model_dump(), response_status=200),
+            content_type="application/json; charset=utf-8",
+        )
+
+    def parts_of():
+        mine = filters.scope == "mine" and filters.state is None and filters.owned is None
+        if not mine or page.offset + limit > KEPT_PAGE_END:
+            return None
+        return usable_page_sql(limit=limit, offset=page.offset), {}
+
+    return serve(request, view_id="agents.api.agent_list", parts_of=parts_of, render=render)
 
 
 @router.get("/agents/{agent_id}", response={200: AgentOut, **ERRORS})

@@ -7,6 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import Forbidden, NotFound
+from core.pagecache import row_version, rows_version
 
 NEEDS = ("see", "review", "use", "edit", "own")
 
@@ -17,6 +18,60 @@ REFUSALS = {
     "edit": "Only the agent's owner can do this.",
     "own": "Only the agent's owner can do this.",
 }
+
+
+def visible_sql(alias: str) -> str:
+    """AgentQuerySet.visible_to as a SQL condition on the agents table aliased `alias`, over
+    the parameters `viewer` (None for a visitor) and `now`: what page fingerprints select
+    by (core.pagecache). tests/agents/test_page_cache.py holds the two to the same rows."""
+    field = Agent._meta.get_field
+    rentals, listings, collaborators = (
+        field(name).related_model._meta.db_table  # type: ignore[union-attr]
+        for name in ("rentals", "listings", "collaborators")
+    )
+    return (
+        f"({alias}.owner_id = %(viewer)s"
+        f" OR {alias}.id IN (SELECT r.agent_id FROM {rentals} r WHERE r.renter_id = %(viewer)s"
+        " AND r.expires_at > %(now)s)"
+        f" OR {alias}.id IN (SELECT c.agent_id FROM {collaborators} c"
+        " WHERE c.user_id = %(viewer)s)"
+        f" OR EXISTS (SELECT 1 FROM {listings} l WHERE l.agent_id = {alias}.id"
+        " AND l.status = 'active')"
+        f" OR ({alias}.visibility = 'public' AND %(viewer)s::bigint IS NOT NULL))"
+    )
+
+
+def usable_page_sql(*, limit: int, offset: int = 0) -> list[str]:
+    """Page fingerprint parts (core.pagecache) for a page of AgentQuerySet.usable_by(viewer)
+    newest first (the dashboard's and the API list's order): how many there are, and the
+    page's rows with their stats row, owner and forks count. Owned, rented and shared are
+    each read on their own index, as usable_by explains."""
+    field = Agent._meta.get_field
+    agents = Agent._meta.db_table
+    stats, users, rentals, collaborators = (
+        field(name).related_model._meta.db_table  # type: ignore[union-attr]
+        for name in ("stats", "owner", "rentals", "collaborators")
+    )
+    others = (
+        f"SELECT r.agent_id FROM {rentals} r WHERE r.renter_id = %(viewer)s"
+        f" AND r.expires_at > %(now)s UNION SELECT c.agent_id FROM {collaborators} c"
+        " WHERE c.user_id = %(viewer)s"
+    )
+    order = "ORDER BY a.updated_at DESC, a.id DESC"
+    first = f"{order} LIMIT {int(offset) + int(limit)}"
+    row = f"{row_version('a')} AS v, a.id, a.updated_at, a.owner_id"
+    return [
+        f"SELECT count(*) FROM (SELECT a.id FROM {agents} a WHERE a.owner_id = %(viewer)s"
+        f" UNION {others}) u",
+        rows_version(
+            f"SELECT a.v || coalesce({row_version('s')}, '') || {row_version('o')}"
+            f" || (SELECT count(*) FROM {agents} f WHERE f.forked_from_id = a.id)::text AS v"
+            f" FROM ((SELECT {row} FROM {agents} a WHERE a.owner_id = %(viewer)s {first})"
+            f" UNION (SELECT {row} FROM {agents} a WHERE a.id IN ({others}) {first})) a"
+            f" LEFT JOIN {stats} s ON s.agent_id = a.id JOIN {users} o ON o.id = a.owner_id"
+            f" {order} LIMIT {int(limit)} OFFSET {int(offset)}"
+        ),
+    ]
 
 
 class AgentQuerySet(models.QuerySet):
@@ -100,7 +155,7 @@ class AgentQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> "AgentQuerySet":
         """Usable agents plus those anyone may look at (an active listing) and, for signed-in
-        users, public agents."""
+        users, public agents (in SQL for page fingerprints: visible_sql)."""
         return self.filter(self._usable_q(user) | self._listed_q() | self._public_q(user))
 
     def reviewable_by(self, user) -> "AgentQuerySet":

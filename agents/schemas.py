@@ -103,6 +103,13 @@ class AgentFilter(Schema):
     scope: Literal["mine", "public"] = "mine"
 
 
+class PagedAgentOut(Schema):
+    """A page of agents (docs/API.md "Lists"), as django-ninja's @paginate would name it."""
+
+    items: list[AgentOut]
+    count: int
+
+
 class ChatIn(StrictIn):
     message: str = Field(min_length=1, max_length=20000)
     conversation_id: int | None = Field(None, ge=1, le=MAX_ID)

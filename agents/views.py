@@ -22,7 +22,7 @@ from tools_registry.services import allowed_modules
 
 from . import panels, services
 from .forms import AgentForm, ChatForm
-from .models import Agent, Conversation, Run
+from .models import Agent, Conversation, Run, usable_page_sql
 from .runtime.providers import configured_providers
 
 PAGE_SIZE = 25
@@ -128,34 +128,16 @@ def _dashboard_parts(request: AuthedHttpRequest) -> Parts | None:
     if panel_parts is None or request.GET.get("page", "1") != "1":
         return None
     agents, runs = Agent._meta.db_table, Run._meta.db_table
-    stats = related_table(Agent, "stats")
     rentals = related_table(Agent, "rentals")
-    collaborators = related_table(Agent, "collaborators")
-    # Owned, rented and shared, each on its own index (one OR over the three makes
-    # PostgreSQL walk every agent, as Agent.objects.usable_by explains).
-    others = (
-        f"SELECT r.agent_id FROM {rentals} r WHERE r.renter_id = %(viewer)s"
-        f" AND r.expires_at > %(now)s UNION SELECT c.agent_id FROM {collaborators} c"
-        " WHERE c.user_id = %(viewer)s"
-    )
-    first = f"ORDER BY a.updated_at DESC, a.id DESC LIMIT {PAGE_SIZE}"
-    row = "a.xmin::text || a.ctid::text AS v, a.id, a.updated_at"
     in_flight = ", ".join(f"'{status}'" for status in Run.IN_FLIGHT)
     parts = [
-        f"SELECT count(*) FROM (SELECT a.id FROM {agents} a WHERE a.owner_id = %(viewer)s"
-        f" UNION {others}) u",
+        *usable_page_sql(limit=PAGE_SIZE),
         rows_version(
-            f"SELECT a.v || coalesce(s.xmin::text || s.ctid::text, '') AS xmin, a.v AS ctid"
-            f" FROM ((SELECT {row} FROM {agents} a WHERE a.owner_id = %(viewer)s {first})"
-            f" UNION (SELECT {row} FROM {agents} a WHERE a.id IN ({others}) {first})) a"
-            f" LEFT JOIN {stats} s ON s.agent_id = a.id {first}"
-        ),
-        rows_version(
-            f"SELECT r.xmin, r.ctid FROM {rentals} r WHERE r.renter_id = %(viewer)s"
+            f"SELECT {row_version('r')} AS v FROM {rentals} r WHERE r.renter_id = %(viewer)s"
             " AND r.expires_at > %(now)s"
         ),
         rows_version(
-            f"SELECT r.xmin::text || a.xmin::text AS xmin, r.ctid FROM {runs} r"
+            f"SELECT {row_version('r', 'a')} AS v FROM {runs} r"
             f" JOIN {agents} a ON a.id = r.agent_id WHERE r.user_id = %(viewer)s"
             f" AND r.status IN ({in_flight}) ORDER BY r.created_at LIMIT 20"
         ),
@@ -296,22 +278,22 @@ def _agent_page_parts(request: HtmxHttpRequest, pk: int) -> Parts | None:
     rentals = related_table(Agent, "rentals")
     collaborators = related_table(Agent, "collaborators")
     parts = [
-        f"SELECT {row_version('a')} || {row_version('o')} FROM {agents} a"
+        f"SELECT {row_version('a', 'o')} FROM {agents} a"
         f" JOIN {users} o ON o.id = a.owner_id WHERE a.id = %(agent)s",
         f"SELECT count(*) FROM {agents} f WHERE f.forked_from_id = %(agent)s",
         rows_version(
-            f"SELECT r.xmin, r.ctid FROM {runs} r WHERE r.agent_id = %(agent)s"
+            f"SELECT {row_version('r')} AS v FROM {runs} r WHERE r.agent_id = %(agent)s"
             " AND r.user_id = %(viewer)s ORDER BY r.created_at DESC, r.id DESC LIMIT 10"
         ),
         rows_version(
-            f"SELECT e.xmin, e.ctid FROM {activities} e WHERE e.agent_id = %(agent)s"
+            f"SELECT {row_version('e')} AS v FROM {activities} e WHERE e.agent_id = %(agent)s"
             " ORDER BY e.created_at DESC, e.id DESC LIMIT 20"
         ),
         f"SELECT count(*) FROM {listings} l WHERE l.agent_id = %(agent)s AND l.status = 'active'",
         f"SELECT count(*) FROM {rentals} r WHERE r.agent_id = %(agent)s"
         " AND r.renter_id = %(viewer)s AND r.expires_at > %(now)s",
         rows_version(
-            f"SELECT c.xmin, c.ctid FROM {collaborators} c WHERE c.agent_id = %(agent)s"
+            f"SELECT {row_version('c')} AS v FROM {collaborators} c WHERE c.agent_id = %(agent)s"
             " AND c.user_id = %(viewer)s"
         ),
     ]

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from agents import panels as agent_panels
 from agents.models import Agent
-from core.pagecache import rows_version
+from core.pagecache import row_version, rows_version
 
 from .models import Competition, Entry
 
@@ -41,7 +41,7 @@ def _agent_detail_fingerprint() -> list[str]:
     competitions, entries = Competition._meta.db_table, Entry._meta.db_table
     return [
         rows_version(
-            f"SELECT c.xmin, c.ctid FROM {competitions} c WHERE c.status = 'open'"
+            f"SELECT {row_version('c')} AS v FROM {competitions} c WHERE c.status = 'open'"
             " AND c.closes_at > %(now)s AND c.organizer_id IS DISTINCT FROM %(viewer)s"
             f" AND NOT EXISTS (SELECT 1 FROM {entries} e WHERE e.competition_id = c.id"
             " AND e.agent_id = %(agent)s) ORDER BY c.closes_at, c.id"

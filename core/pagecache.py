@@ -49,9 +49,9 @@ TIMEOUT = 90
 Parts = tuple[list[str], dict[str, Any]]
 
 
-def row_version(alias: str) -> str:
-    """The version of one row, as text, for a table aliased `alias` in a part's FROM."""
-    return f"{alias}.xmin::text || {alias}.ctid::text"
+def row_version(*aliases: str) -> str:
+    """The version of a row of each table aliased in a part's FROM, as one text."""
+    return " || ".join(f"{alias}.xmin::text || {alias}.ctid::text" for alias in aliases)
 
 
 def related_table(model: Any, relation: str) -> str:
@@ -62,12 +62,9 @@ def related_table(model: Any, relation: str) -> str:
 
 
 def rows_version(select: str) -> str:
-    """The versions of the rows a subquery selects (with `xmin` and `ctid` among its columns,
-    and its own ORDER BY and LIMIT: the rows the page shows), and how many there are."""
-    return (
-        "SELECT count(*)::text || ':' || coalesce(string_agg(v.xmin::text || v.ctid::text, ','),"
-        f" '') FROM ({select}) v"
-    )
+    """The versions of the rows a subquery selects (its column `v`, a `row_version()`, and
+    its own ORDER BY and LIMIT: the rows the page shows), and how many there are."""
+    return f"SELECT count(*)::text || ':' || coalesce(string_agg(v.v, ','), '') FROM ({select}) v"
 
 
 def fingerprint(parts: list[str], params: dict[str, Any]) -> str | None:
@@ -111,58 +108,63 @@ def _keepable(request: HttpRequest) -> bool:
     return not len(get_messages(request))  # counting does not mark them shown
 
 
+def serve(
+    request: HttpRequest,
+    *,
+    view_id: str,
+    parts_of: Callable[[], Parts | None],
+    render: Callable[[], HttpResponse],
+) -> HttpResponse:
+    """The response kept for this request, if the fingerprint of `parts_of()` still matches;
+    else `render()`'s, kept. `parts_of` returns the parts and their parameters (`viewer` and
+    `now` are added), or None to render this request as usual; `view_id` names the view."""
+    if not settings.PAGE_CACHE or connection.vendor != "postgresql" or not _keepable(request):
+        return render()
+    spec = parts_of()
+    if spec is None:
+        return render()
+    parts, params = spec
+    user = request.user
+    params = {**params, "viewer": user.pk, "now": timezone.now()}
+    version = fingerprint([_viewer_part(), *parts], params)
+    minute = int(time.time() // 60)
+    identity = repr((view_id, request.get_full_path(), user.pk, version, minute))
+    key = "page:" + hashlib.sha256(identity.encode()).hexdigest()
+    cache = caches["fragments"]
+    kept = cache.get(key)
+    if kept is not None:
+        headers, body = kept
+        response = HttpResponse(_with_token(request, body), headers=headers)
+        response.page_cache = "hit"  # type: ignore[attr-defined]
+        return response
+    request.page_cache_rendering = True  # type: ignore[attr-defined]
+    try:
+        response = render()
+    finally:
+        del request.page_cache_rendering  # type: ignore[attr-defined]
+    if response.status_code == 200 and not response.streaming and not response.cookies:
+        cache.set(key, (dict(response.headers), response.content), TIMEOUT)
+        response.page_cache = "miss"  # type: ignore[attr-defined]
+    if not response.streaming:
+        response.content = _with_token(request, response.content)
+    return response
+
+
 def cached_page(parts_of: Callable[..., Parts | None]) -> Callable:
-    """Keep a GET view's pages under the fingerprint of `parts_of(request, *args, **kwargs)`:
-    the parts and their parameters (the decorator adds `viewer` and `now`), or None to
-    render this request as usual."""
+    """Keep a GET view's pages (serve()) under the fingerprint of
+    `parts_of(request, *args, **kwargs)`."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        view_id = f"{view.__module__}.{view.__qualname__}"
+
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            if not settings.PAGE_CACHE or connection.vendor != "postgresql":
-                return view(request, *args, **kwargs)
-            if not _keepable(request):
-                return view(request, *args, **kwargs)
-            spec = parts_of(request, *args, **kwargs)
-            if spec is None:
-                return view(request, *args, **kwargs)
-            parts, params = spec
-            user = request.user
-            params = {**params, "viewer": user.pk, "now": timezone.now()}
-            version = fingerprint([_viewer_part(), *parts], params)
-            key = (
-                "page:"
-                + hashlib.sha256(
-                    repr(
-                        (
-                            view.__module__,
-                            view.__qualname__,
-                            request.get_full_path(),
-                            user.pk,
-                            version,
-                            int(time.time() // 60),
-                        )
-                    ).encode()
-                ).hexdigest()
+            return serve(
+                request,
+                view_id=view_id,
+                parts_of=lambda: parts_of(request, *args, **kwargs),
+                render=lambda: view(request, *args, **kwargs),
             )
-            cache = caches["fragments"]
-            kept = cache.get(key)
-            if kept is not None:
-                headers, body = kept
-                response = HttpResponse(_with_token(request, body), headers=headers)
-                response.page_cache = "hit"  # type: ignore[attr-defined]
-                return response
-            request.page_cache_rendering = True  # type: ignore[attr-defined]
-            try:
-                response = view(request, *args, **kwargs)
-            finally:
-                del request.page_cache_rendering  # type: ignore[attr-defined]
-            if response.status_code == 200 and not response.streaming and not response.cookies:
-                cache.set(key, (dict(response.headers), response.content), TIMEOUT)
-                response.page_cache = "miss"  # type: ignore[attr-defined]
-            if not response.streaming:
-                response.content = _with_token(request, response.content)
-            return response
 
         return wrapper
 

@@ -22,6 +22,11 @@ class CachedCountPaginator(Paginator):
         super().__init__(object_list, per_page, **kwargs)
         self.count_key = f"page-count:{count_key}"
 
+    @staticmethod
+    def kept_count(count_key: str) -> int | None:
+        """The total kept under `count_key`, if one is (a large list's, for a while)."""
+        return cache.get(f"page-count:{count_key}")
+
     @cached_property
     def count(self) -> int:
         cached = cache.get(self.count_key)

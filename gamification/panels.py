@@ -176,12 +176,12 @@ def _agent_detail_fingerprint() -> list[str]:
     return [
         f"SELECT {row_version('s')} FROM {stats} s WHERE s.agent_id = %(agent)s",
         rows_version(
-            f"SELECT g.xmin::text || g.ctid::text || u.xmin::text AS xmin, g.ctid FROM {ratings} g"
+            f"SELECT {row_version('g', 'u')} AS v FROM {ratings} g"
             f" JOIN {users} u ON u.id = g.user_id WHERE g.agent_id = %(agent)s"
             " AND NOT g.is_hidden ORDER BY g.updated_at DESC, g.id DESC LIMIT 20"
         ),
         rows_version(
-            f"SELECT g.xmin, g.ctid FROM {ratings} g WHERE g.agent_id = %(agent)s"
+            f"SELECT {row_version('g')} AS v FROM {ratings} g WHERE g.agent_id = %(agent)s"
             " AND g.user_id = %(viewer)s"
         ),
         f"SELECT EXISTS (SELECT 1 FROM {runs} r WHERE r.agent_id = %(agent)s"

@@ -11,13 +11,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AuthedHttpRequest
-from agents.models import Agent
+from agents.models import Agent, visible_sql
 from core.http import safe_next_url
+from core.pagecache import Parts, cached_page, related_table, row_version, rows_version
 from core.paginator import CachedCountPaginator
 
 from . import panels, rules, services
 from .forms import LEADERBOARD_SORTS, LeaderboardForm, RatingForm
-from .models import AgentAchievement, AgentStats
+from .models import LEADERBOARD_ORDER, AgentAchievement, AgentStats
 
 PAGE_SIZE = 25
 ACHIEVEMENT_PAGE_SIZE = 10  # agents per page, each with every achievement
@@ -48,13 +49,53 @@ def _agent(request: AuthedHttpRequest, agent_id: int) -> Agent:
     )
 
 
+def _leaderboard_sort(request: AuthedHttpRequest) -> str:
+    form = LeaderboardForm(request.GET or None)
+    if form.is_valid() and form.cleaned_data["sort"]:
+        return form.cleaned_data["sort"]
+    return "xp"
+
+
+def _leaderboard_parts(request: AuthedHttpRequest) -> Parts | None:
+    """What the leaderboard's first page shows, for the page cache: its rows (stats, agent,
+    owner) in the page's order among the agents the user may see, and the total it pages
+    by. Only while that total is kept (a large list's, core.paginator): a small list is
+    counted on every request and renders as usual, as do later pages."""
+    if request.GET.get("page", "1") != "1":
+        return None
+    sort = _leaderboard_sort(request)
+    total = CachedCountPaginator.kept_count(_leaderboard_count_key(request, sort))
+    if total is None:
+        return None
+    stats, agents = AgentStats._meta.db_table, related_table(AgentStats, "agent")
+    users = related_table(Agent, "owner")
+    order = ", ".join(
+        f"s.{name[1:]} DESC" if name.startswith("-") else f"s.{name}"
+        for name in LEADERBOARD_ORDER[sort]
+    )
+    rated = (
+        f" AND s.total_ratings >= {int(rules.LEADERBOARD_MIN_RATINGS)}" if sort == "rating" else ""
+    )
+    return [
+        "SELECT %(total)s::bigint",
+        rows_version(
+            f"SELECT {row_version('s', 'a', 'u')} AS v"
+            f" FROM {stats} s JOIN {agents} a ON a.id = s.agent_id"
+            f" JOIN {users} u ON u.id = a.owner_id WHERE {visible_sql('a')}{rated}"
+            f" ORDER BY {order} LIMIT {PAGE_SIZE}"
+        ),
+    ], {"total": total}
+
+
+def _leaderboard_count_key(request: AuthedHttpRequest, sort: str) -> str:
+    return f"leaderboard:{request.user.pk}:{sort}"
+
+
 @require_GET
 @login_required
+@cached_page(_leaderboard_parts)
 def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
-    form = LeaderboardForm(request.GET or None)
-    sort = "xp"
-    if form.is_valid() and form.cleaned_data["sort"]:
-        sort = form.cleaned_data["sort"]
+    sort = _leaderboard_sort(request)
     # The agents this user can see (own, rented, listed): a leaderboard must not reveal
     # private agents that the agent pages would answer with a 404.
     rows = AgentStats.objects.leaderboard(
@@ -62,7 +103,7 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
     ).values(*LEADERBOARD_ROW, **LEADERBOARD_NAMES)
     # The total counts every visible agent; a large one is kept a few seconds (core.paginator).
     paginator = CachedCountPaginator(
-        rows, PAGE_SIZE, count_key=f"leaderboard:{request.user.pk}:{sort}"
+        rows, PAGE_SIZE, count_key=_leaderboard_count_key(request, sort)
     )
     page = paginator.get_page(request.GET.get("page"))
     # The rank is the row's position in this ordering: the page's offset plus its place on
@@ -87,8 +128,34 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
     )
 
 
+def _achievement_list_parts(request: AuthedHttpRequest) -> Parts | None:
+    """What the first page of the achievements shows, for the page cache: the versions of
+    every stats row of the user's agents (the totals: unlocks are copied onto their stats
+    row in the same transaction, gamification.services) and the page's rows with their
+    agents. Other pages render as usual."""
+    if request.GET.get("page", "1") != "1":
+        return None
+    stats, agents = AgentStats._meta.db_table, related_table(AgentStats, "agent")
+    # From the user's agents (the owner index), each probing its stats row (LATERAL, fenced
+    # by OFFSET 0): as a join PostgreSQL scans every stats row instead. All of them count
+    # for the totals: a sum of their versions, which any write to one of them moves.
+    mine = (
+        f"FROM {agents} a, LATERAL (SELECT s.xmin, s.ctid, s.experience_points FROM {stats} s"
+        " WHERE s.agent_id = a.id OFFSET 0) s WHERE a.owner_id = %(viewer)s"
+    )
+    return [
+        f"SELECT count(*)::text || ':' || sum(s.xmin::text::bigint + hashtext(s.ctid::text))"
+        f"::text {mine}",
+        rows_version(
+            f"SELECT {row_version('s', 'a')} AS v {mine}"
+            f" ORDER BY s.experience_points DESC, a.id LIMIT {ACHIEVEMENT_PAGE_SIZE}"
+        ),
+    ], {}
+
+
 @require_GET
 @login_required
+@cached_page(_achievement_list_parts)
 def achievement_list(request: AuthedHttpRequest) -> HttpResponse:
     """The user's own agents with every achievement, unlocked or still to get, a page of
     agents at a time (a page of all of them grew with every agent: issue 13)."""

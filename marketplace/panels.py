@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from agents import panels as agent_panels
 from agents.models import Agent
-from core.pagecache import rows_version
+from core.pagecache import row_version, rows_version
 
 from .models import Listing, Rental, Transaction
 
@@ -64,11 +64,11 @@ def _agent_detail_fingerprint() -> list[str]:
     transactions = Transaction._meta.db_table
     return [
         rows_version(
-            f"SELECT l.xmin, l.ctid FROM {listings} l WHERE l.agent_id = %(agent)s"
+            f"SELECT {row_version('l')} AS v FROM {listings} l WHERE l.agent_id = %(agent)s"
             " AND l.status = 'active'"
         ),
         rows_version(
-            f"SELECT r.xmin, r.ctid FROM {rentals} r WHERE r.agent_id = %(agent)s"
+            f"SELECT {row_version('r')} AS v FROM {rentals} r WHERE r.agent_id = %(agent)s"
             " AND r.renter_id = %(viewer)s AND r.expires_at > %(now)s"
         ),
         f"SELECT count(*) FROM {rentals} r WHERE r.agent_id = %(agent)s AND r.expires_at > %(now)s",

@@ -21,6 +21,7 @@ from agents.models import Agent
 from core.errors import Conflict, Forbidden, Invalid, NotFound, PaymentRequired
 from core.htmx import HtmxHttpRequest
 from core.http import redirect_next
+from core.pagecache import Parts, cached_page, related_table, row_version, rows_version
 from core.paginator import CachedCountPaginator
 from gamification.panels import agent_panel_context
 
@@ -57,7 +58,57 @@ def _query_without_page(request: HtmxHttpRequest) -> str:
     return query.urlencode()
 
 
+# The first page's order for the sorts the page cache keeps (listing_list_parts), as
+# ListingQuerySet.SORTS orders them; a stats sort's rated listings in the stats index's order.
+_KEPT_ORDERS = {
+    "newest": "l.created_at DESC, l.id DESC",
+    "price": "l.price, l.id DESC",
+    "-price": "l.price DESC, l.id DESC",
+    "-rating": "s.rating DESC, s.agent_id DESC",
+    "-level": "s.level DESC, s.agent_id DESC",
+}
+
+
+def _listing_list_parts(request: HtmxHttpRequest) -> Parts | None:
+    """What the first page of the listings shows for a sort without filters, for the page
+    cache: the total (while it is kept: a large list's, core.paginator) and the page's
+    rows (listing, agent, its stats, seller). A descending stats sort lists the rated
+    listings first; only if fewer than a page are rated do the others count. Filters,
+    searches, ascending stats sorts and later pages render as usual."""
+    if set(request.GET) - {"sort"}:
+        return None
+    sort = request.GET.get("sort") or "newest"
+    order = _KEPT_ORDERS.get(sort)
+    total = CachedCountPaginator.kept_count(f"listings:{_digest(_query_without_page(request))}")
+    if order is None or total is None:
+        return None
+    listings, stats = Listing._meta.db_table, related_table(Agent, "stats")
+    agents, users = related_table(Listing, "agent"), related_table(Listing, "seller")
+
+    def rows(join: str, order: str, where: str = "") -> str:
+        return (
+            f"SELECT {row_version('l', 'a', 'u')} || coalesce({row_version('s')}, '') AS v"
+            f" FROM {listings} l JOIN {agents} a ON a.id = l.agent_id"
+            f" JOIN {users} u ON u.id = l.seller_id {join} {stats} s ON s.agent_id = l.agent_id"
+            f" WHERE l.status = 'active'{where} ORDER BY {order} LIMIT {PAGE_SIZE}"
+        )
+
+    parts = ["SELECT %(total)s::bigint"]
+    if sort.lstrip("-") in ("rating", "level"):
+        rated = rows("JOIN", order)
+        unrated = rows("LEFT JOIN", "l.agent_id DESC", " AND s.id IS NULL")
+        parts += [
+            rows_version(rated),
+            f"SELECT CASE WHEN (SELECT count(*) FROM ({rated}) x) < {PAGE_SIZE}"
+            f" THEN ({rows_version(unrated)}) ELSE '' END",
+        ]
+    else:
+        parts.append(rows_version(rows("LEFT JOIN", order)))
+    return parts, {"total": total}
+
+
 @require_GET
+@cached_page(_listing_list_parts)
 def listing_list(request: HtmxHttpRequest) -> HttpResponse:
     """Open to visitors: active listings are public (Listing.objects.visible_to)."""
     form = ListingFilterForm(request.GET or None)

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from agents import panels as agent_panels
 from agents.models import Agent, Run
-from core.pagecache import related_table, rows_version
+from core.pagecache import related_table, row_version, rows_version
 
 from .models import Collaborator, FeedEvent, Follow, ShareLink
 
@@ -66,13 +66,13 @@ def _agent_detail_fingerprint() -> list[str]:
     users = related_table(Agent, "owner")
     return [
         rows_version(
-            f"SELECT f.xmin::text || u.xmin::text AS xmin, f.ctid FROM {agents} f"
+            f"SELECT {row_version('f', 'u')} AS v FROM {agents} f"
             f" JOIN {users} u ON u.id = f.owner_id WHERE f.forked_from_id = %(agent)s"
             " AND f.visibility = 'public' ORDER BY f.created_at DESC"
             f" LIMIT {PUBLIC_FORKS_SHOWN}"
         ),
         rows_version(
-            f"SELECT c.xmin::text || u.xmin::text AS xmin, c.ctid FROM {collaborators} c"
+            f"SELECT {row_version('c', 'u')} AS v FROM {collaborators} c"
             f" JOIN {users} u ON u.id = c.user_id WHERE c.agent_id = %(agent)s"
         ),
     ]
@@ -85,7 +85,7 @@ def _dashboard_fingerprint() -> list[str]:
     users = related_table(FeedEvent, "actor")
     return [
         rows_version(
-            f"SELECT e.xmin::text || u.xmin::text AS xmin, e.ctid FROM {events} e"
+            f"SELECT {row_version('e', 'u')} AS v FROM {events} e"
             f" JOIN {users} u ON u.id = e.actor_id WHERE e.actor_id IN"
             f" (SELECT f.followee_id FROM {follows} f WHERE f.follower_id = %(viewer)s)"
             f" ORDER BY e.created_at DESC, e.id DESC LIMIT {DASHBOARD_FEED_SIZE}"

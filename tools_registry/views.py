@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.http import AuthedHttpRequest
 from core.errors import Conflict, Invalid
+from core.pagecache import Parts, cached_page, related_table, row_version, rows_version
 
 from .forms import EXAMPLE, ToolFilterForm, ToolRegisterForm
 from .models import Tool, ToolVersion
@@ -23,8 +24,27 @@ def get_tool(request: AuthedHttpRequest, name: str, *, need: str = "see") -> Too
     return Tool.objects.for_listing().get_for(request.user, name, need=need)
 
 
+def _tool_list_parts(request: AuthedHttpRequest) -> Parts | None:
+    """What the registry's first page without filters shows, for the page cache: how many
+    tools there are (and whether any is registered), and the page's rows with their owners.
+    Searches, filters and later pages render as usual."""
+    if request.GET:
+        return None
+    tools, users = Tool._meta.db_table, related_table(Tool, "owner")
+    return [
+        f"SELECT count(*)::text || ':' || count(*) FILTER (WHERE NOT t.builtin)::text"
+        f" FROM {tools} t",
+        rows_version(
+            f"SELECT {row_version('t')} || coalesce({row_version('u')}, '') AS v"
+            f" FROM {tools} t LEFT JOIN {users} u ON u.id = t.owner_id"
+            f" ORDER BY t.builtin DESC, t.name LIMIT {PAGE_SIZE}"
+        ),
+    ], {}
+
+
 @require_GET
 @login_required
+@cached_page(_tool_list_parts)
 def tool_list(request: AuthedHttpRequest) -> HttpResponse:
     form = ToolFilterForm(request.GET or None)
     # A row of the table as values: a page of 25 dicts, not 50 model objects (issue 13).

@@ -32,7 +32,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 postgres_only = pytest.mark.skipif(
-    "connection.vendor != 'postgresql'", reason="row versions are PostgreSQL's"
+    connection.vendor != "postgresql", reason="row versions are PostgreSQL's"
 )
 
 
@@ -223,9 +223,94 @@ class TestDashboard:
 # --- elsewhere ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif("connection.vendor == 'postgresql'", reason="the SQLite side")
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the SQLite side")
 def test_sqlite_pages_are_never_kept(owner_client, agent):
     url = reverse("agents:agent_detail", args=[agent.pk])
     owner_client.get(url)
     assert getattr(owner_client.get(url), "page_cache", None) is None
     assert connection.vendor != "postgresql"
+
+
+# --- the access rule in SQL ---------------------------------------------------------------
+
+
+@postgres_only
+def test_visible_sql_selects_what_visible_to_selects(user, other_user):
+    """agents.models.visible_sql, which page fingerprints select by, against the rule
+    itself (AgentQuerySet.visible_to) for owners, renters, collaborators, strangers and
+    visitors."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from agents.models import visible_sql
+
+    mine = AgentFactory(owner=user)
+    public = AgentFactory(visibility="public")
+    listed = ListingFactory().agent
+    shared = AgentFactory()
+    Collaborator.objects.create(agent=shared, user=other_user, role="viewer")
+    rented = AgentFactory()
+    rent(rented, other_user)
+    expired = AgentFactory()
+    Rental.objects.filter(pk=rent(expired, other_user).pk).update(
+        expires_at=timezone.now() - timedelta(1)
+    )
+    AgentFactory()  # private, nobody's business
+    stranger = UserFactory()
+    seen = {}
+    for name, viewer in [
+        ("owner", user),
+        ("renter", other_user),
+        ("stranger", stranger),
+        ("visitor", AnonymousUser()),
+    ]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT a.id FROM agents_agent a WHERE {visible_sql('a')}",
+                {"viewer": viewer.pk, "now": timezone.now()},
+            )
+            seen[name] = {row[0] for row in cursor.fetchall()}
+        assert seen[name] == set(Agent.objects.visible_to(viewer).values_list("pk", flat=True))
+    assert seen["renter"] == {public.pk, listed.pk, shared.pk, rented.pk}
+    assert seen["owner"] == {mine.pk, public.pk, listed.pk}
+    assert seen["visitor"] == {listed.pk}
+
+
+# --- the API's list -------------------------------------------------------------------------
+
+
+@postgres_only
+class TestApiList:
+    def test_kept_and_changes_show(self, api_client, user):
+        agent = AgentFactory(owner=user, name="Api Listed")
+        first = api_client.get("/api/v1/agents")
+        assert first.status_code == 200
+        second = api_client.get("/api/v1/agents")
+        assert second.page_cache == "hit"
+        assert second.json() == first.json()
+        assert second.json()["count"] == 1
+        AgentStats.objects.create(agent=agent, total_requests=5)
+        assert api_client.get("/api/v1/agents").json()["items"][0]["stats"]["total_requests"] == 5
+        AgentFactory(forked_from=agent)
+        assert api_client.get("/api/v1/agents").json()["items"][0]["forks_count"] == 1
+        AgentFactory(owner=user, name="Second Api Agent")
+        body = api_client.get("/api/v1/agents").json()
+        assert body["count"] == 2
+        assert body["items"][0]["name"] == "Second Api Agent"
+
+    def test_a_revoked_token_is_refused_at_once(self, api_client, user):
+        from accounts.models import ApiToken
+
+        AgentFactory(owner=user)
+        api_client.get("/api/v1/agents")
+        assert api_client.get("/api/v1/agents").page_cache == "hit"
+        ApiToken.objects.filter(user=user).delete()
+        assert api_client.get("/api/v1/agents").status_code == 401
+
+    def test_pages_and_filters(self, api_client, user):
+        AgentFactory.create_batch(3, owner=user)
+        for query in ("?limit=2", "?limit=2&offset=2"):
+            api_client.get("/api/v1/agents" + query)
+            assert api_client.get("/api/v1/agents" + query).page_cache == "hit"
+        assert len(api_client.get("/api/v1/agents?limit=2&offset=2").json()["items"]) == 1
+        api_client.get("/api/v1/agents?state=running")
+        assert getattr(api_client.get("/api/v1/agents?state=running"), "page_cache", None) is None
