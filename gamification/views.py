@@ -129,27 +129,25 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
 
 
 def _achievement_list_parts(request: AuthedHttpRequest) -> Parts | None:
-    """What the first page of the achievements shows, for the page cache: the versions of
-    every stats row of the user's agents (the totals: unlocks are copied onto their stats
-    row in the same transaction, gamification.services) and the page's rows with their
-    agents. Other pages render as usual."""
+    """What the first page of the achievements shows, for the page cache, in one pass over
+    the user's agents: the versions of all their stats rows (the totals: unlocks are copied
+    onto the stats row in the same transaction, gamification.services), summed, and those
+    of the page's rows with their agents. Other pages render as usual."""
     if request.GET.get("page", "1") != "1":
         return None
     stats, agents = AgentStats._meta.db_table, related_table(AgentStats, "agent")
     # From the user's agents (the owner index), each probing its stats row (LATERAL, fenced
-    # by OFFSET 0): as a join PostgreSQL scans every stats row instead. All of them count
-    # for the totals: a sum of their versions, which any write to one of them moves.
-    mine = (
-        f"FROM {agents} a, LATERAL (SELECT s.xmin, s.ctid, s.experience_points FROM {stats} s"
-        " WHERE s.agent_id = a.id OFFSET 0) s WHERE a.owner_id = %(viewer)s"
-    )
+    # by OFFSET 0): as a join PostgreSQL scans every stats row instead.
     return [
-        f"SELECT count(*)::text || ':' || sum(s.xmin::text::bigint + hashtext(s.ctid::text))"
-        f"::text {mine}",
-        rows_version(
-            f"SELECT {row_version('s', 'a')} AS v {mine}"
-            f" ORDER BY s.experience_points DESC, a.id LIMIT {ACHIEVEMENT_PAGE_SIZE}"
-        ),
+        f"WITH mine AS MATERIALIZED (SELECT a.id, {row_version('a')} AS av, s.xmin, s.ctid,"
+        f" s.experience_points FROM {agents} a, LATERAL (SELECT s.xmin, s.ctid,"
+        f" s.experience_points FROM {stats} s WHERE s.agent_id = a.id OFFSET 0) s"
+        " WHERE a.owner_id = %(viewer)s)"
+        " SELECT (SELECT count(*)::text || ':'"
+        " || coalesce(sum(m.xmin::text::bigint + hashtext(m.ctid::text)), 0)::text FROM mine m)"
+        " || ':' || (SELECT coalesce(string_agg(p.v, ','), '') FROM"
+        f" (SELECT {row_version('m')} || m.av AS v FROM mine m"
+        f" ORDER BY m.experience_points DESC, m.id LIMIT {ACHIEVEMENT_PAGE_SIZE}) p)",
     ], {}
 
 
