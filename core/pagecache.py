@@ -24,6 +24,7 @@ cache is the "fragments" one: per process, cleared by a deploy, off in developme
 """
 
 import hashlib
+import secrets
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -40,8 +41,9 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 
 # What the CSRF context processor gives templates while a page is rendered for keeping; each
-# response gets its own token in its place (core.context_processors.csrf).
-CSRF_PLACEHOLDER = "pagecache-csrf-token-placeholder"
+# response gets its own token in its place (core.context_processors.csrf). Random per process
+# (kept pages are too), so no text a user writes on a page can be taken for it.
+CSRF_PLACEHOLDER = f"pagecache-csrf-{secrets.token_hex(16)}"
 _PLACEHOLDER = CSRF_PLACEHOLDER.encode()
 # A kept page outlives its minute by a little, never longer: the key changes with the minute.
 TIMEOUT = 90
@@ -143,7 +145,8 @@ def serve(
     finally:
         del request.page_cache_rendering  # type: ignore[attr-defined]
     if response.status_code == 200 and not response.streaming and not response.cookies:
-        cache.set(key, (dict(response.headers), response.content), TIMEOUT)
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        cache.set(key, (headers, response.content), TIMEOUT)
         response.page_cache = "miss"  # type: ignore[attr-defined]
     if not response.streaming:
         response.content = _with_token(request, response.content)
