@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import Forbidden, NotFound
-from core.pagecache import row_version, rows_version
+from core.pagecache import related_table, row_version, rows_version
 
 NEEDS = ("see", "review", "use", "edit", "own")
 
@@ -24,10 +24,8 @@ def visible_sql(alias: str) -> str:
     """AgentQuerySet.visible_to as a SQL condition on the agents table aliased `alias`, over
     the parameters `viewer` (None for a visitor) and `now`: what page fingerprints select
     by (core.pagecache). tests/agents/test_page_cache.py holds the two to the same rows."""
-    field = Agent._meta.get_field
     rentals, listings, collaborators = (
-        field(name).related_model._meta.db_table  # type: ignore[union-attr]
-        for name in ("rentals", "listings", "collaborators")
+        related_table(Agent, name) for name in ("rentals", "listings", "collaborators")
     )
     return (
         f"({alias}.owner_id = %(viewer)s"
@@ -46,11 +44,9 @@ def usable_page_sql(*, limit: int, offset: int = 0) -> list[str]:
     newest first (the dashboard's and the API list's order): how many there are, and the
     page's rows with their stats row, owner and forks count. Owned, rented and shared are
     each read on their own index, as usable_by explains."""
-    field = Agent._meta.get_field
     agents = Agent._meta.db_table
     stats, users, rentals, collaborators = (
-        field(name).related_model._meta.db_table  # type: ignore[union-attr]
-        for name in ("stats", "owner", "rentals", "collaborators")
+        related_table(Agent, name) for name in ("stats", "owner", "rentals", "collaborators")
     )
     others = (
         f"SELECT r.agent_id FROM {rentals} r WHERE r.renter_id = %(viewer)s"
