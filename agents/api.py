@@ -69,9 +69,10 @@ def agent_list(
     filters: Query[AgentFilter],
     page: Query[LimitOffsetPagination.Input],
 ):
-    # Paginated as django-ninja's @paginate does (the same parameters and output), by hand:
-    # a page of the caller's own agents is kept under its fingerprint (core.pagecache).
-    limit = min(page.limit, settings.NINJA_PAGINATION_MAX_LIMIT)
+    # Paginated as django-ninja's @paginate does (the same parameters, bounded by their
+    # schema, and output), by hand: a page of the caller's own agents is kept under its
+    # fingerprint (core.pagecache).
+    limit = page.limit
 
     def render() -> HttpResponse:
         public = filters.scope == "public"

@@ -267,10 +267,6 @@ def _agent_page_parts(request: HtmxHttpRequest, pk: int) -> Parts | None:
     panel_parts = panels.fingerprint_parts("agent_detail")
     if panel_parts is None:
         return None
-    try:
-        agent_id = int(pk)
-    except (TypeError, ValueError):
-        return None
     agents, runs = Agent._meta.db_table, Run._meta.db_table
     users = related_table(Agent, "owner")
     activities = related_table(Agent, "activities")
@@ -297,7 +293,7 @@ def _agent_page_parts(request: HtmxHttpRequest, pk: int) -> Parts | None:
             " AND c.user_id = %(viewer)s"
         ),
     ]
-    return [*parts, *panel_parts], {"agent": agent_id}
+    return [*parts, *panel_parts], {"agent": pk}
 
 
 @require_GET

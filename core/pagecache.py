@@ -17,8 +17,8 @@ keeps times ("3 minutes ago", "expires in…") and anything computed from the cl
 Access checks that depend on time (an unexpired rental) go into the parts with `%(now)s`.
 
 Not kept: other methods, htmx requests (partial swaps), requests with flash messages to
-show, responses other than 200, and every database but PostgreSQL (`fingerprint()` returns
-None: SQLite has no row versions, and the development server caches nothing anyway). The
+show, responses other than 200, and every database but PostgreSQL (SQLite has no row
+versions, and the development server caches nothing anyway). The
 cache is the "fragments" one: per process, cleared by a deploy, off in development.
 `PAGE_CACHE=0` turns it off.
 """
@@ -69,14 +69,13 @@ def rows_version(select: str) -> str:
     return f"SELECT count(*)::text || ':' || coalesce(string_agg(v.v, ','), '') FROM ({select}) v"
 
 
-def fingerprint(parts: list[str], params: dict[str, Any]) -> str | None:
-    """One query: every part's text, hashed; None where rows carry no versions (SQLite).
+def fingerprint(parts: list[str], params: dict[str, Any]) -> str:
+    """One query (PostgreSQL's: other databases have no row versions): every part's text,
+    hashed.
 
     The query is a prepared statement on its connection: its parts take PostgreSQL well
     under a millisecond to run but several to plan, so each pooled connection plans it once.
     """
-    if connection.vendor != "postgresql":
-        return None
     sql = "SELECT " + ", ".join(f"({part})" for part in parts)
     connection.ensure_connection()
     raw = connection.connection

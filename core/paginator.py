@@ -20,12 +20,12 @@ COUNT_SECONDS = 30  # how long a large total may be reused
 class CachedCountPaginator(Paginator):
     def __init__(self, object_list, per_page, *, count_key: str, **kwargs) -> None:
         super().__init__(object_list, per_page, **kwargs)
-        self.count_key = f"page-count:{count_key}"
+        self.count_key = _cache_key(count_key)
 
     @staticmethod
     def kept_count(count_key: str) -> int | None:
         """The total kept under `count_key`, if one is (a large list's, for a while)."""
-        return cache.get(f"page-count:{count_key}")
+        return cache.get(_cache_key(count_key))
 
     @cached_property
     def count(self) -> int:
@@ -46,3 +46,7 @@ class CachedCountPaginator(Paginator):
                 self.__dict__.pop(stale, None)
             page = super().page(self.validate_number(min(page.number, self.num_pages)))
         return page
+
+
+def _cache_key(count_key: str) -> str:
+    return f"page-count:{count_key}"

@@ -58,7 +58,7 @@ def _query_without_page(request: HtmxHttpRequest) -> str:
     return query.urlencode()
 
 
-# The first page's order for the sorts the page cache keeps (listing_list_parts), as
+# The first page's order for the sorts the page cache keeps (_listing_list_parts), as
 # ListingQuerySet.SORTS orders them; a stats sort's rated listings in the stats index's order.
 _KEPT_ORDERS = {
     "newest": "l.created_at DESC, l.id DESC",
@@ -79,7 +79,7 @@ def _listing_list_parts(request: HtmxHttpRequest) -> Parts | None:
         return None
     sort = request.GET.get("sort") or "newest"
     order = _KEPT_ORDERS.get(sort)
-    total = CachedCountPaginator.kept_count(f"listings:{_digest(_query_without_page(request))}")
+    total = CachedCountPaginator.kept_count(_listings_count_key(request))
     if order is None or total is None:
         return None
     listings, stats = Listing._meta.db_table, related_table(Agent, "stats")
@@ -121,7 +121,6 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
             listings = listings.filter(listing_type=data["type"])
         sort = data["sort"] or sort
     query = _query_without_page(request)
-    # Active listings are the same for everyone: the total is keyed by the filters alone.
     rows = cast(
         ListingQuerySet,
         listings.values(
@@ -135,7 +134,7 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
         ),
     )
     paginator = CachedCountPaginator(
-        rows.for_pages(sort), PAGE_SIZE, count_key=f"listings:{_digest(query)}"
+        rows.for_pages(sort), PAGE_SIZE, count_key=_listings_count_key(request)
     )
     page = paginator.get_page(request.GET.get("page"))
     template = "marketplace/listing_list.html"
@@ -153,6 +152,11 @@ def listing_list(request: HtmxHttpRequest) -> HttpResponse:
             "filtered": any(value for key, value in request.GET.items() if key != "page"),
         },
     )
+
+
+def _listings_count_key(request: HtmxHttpRequest) -> str:
+    # Active listings are the same for everyone: the total is keyed by the filters alone.
+    return f"listings:{_digest(_query_without_page(request))}"
 
 
 def _digest(text: str) -> str:
