@@ -95,7 +95,11 @@ def test_organize_enter_judge_and_pay(browser_context, shot, settings, worker, f
     assert PROMPT not in page.content()
     shot(page, "finished")
 
-    # The organizer's tasks page: the task and every entry's result.
+    # The organizer's tasks page: the task and every entry's result. Opened in a new tab: the
+    # organizer's competition page, still open, reloads itself when the status changes, and
+    # that reload would interrupt a navigation of the same tab.
+    org.close()
+    org = browser_context(user=organizer).new_page()
     org.goto(f"{url}tasks/")
     expect(org.locator("#task-table")).to_contain_text(PROMPT)
     matrix = org.locator("#matrix-table")
