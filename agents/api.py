@@ -97,7 +97,13 @@ def agent_list(
             return None
         return usable_page_sql(limit=limit, offset=page.offset), {}
 
-    return serve(request, view_id="agents.api.agent_list", parts_of=parts_of, render=render)
+    return serve(
+        request,
+        view_id="agents.api.agent_list",
+        parts_of=parts_of,
+        render=render,
+        authenticated=True,
+    )
 
 
 @router.get("/agents/{agent_id}", response={200: AgentOut, **ERRORS})

@@ -146,8 +146,8 @@ def _dashboard_parts(request: AuthedHttpRequest) -> Parts | None:
 
 
 @require_GET
-@login_required
 @cached_page(_dashboard_parts)
+@login_required
 def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     template = "agents/dashboard.html"
     if request.htmx and request.htmx.target == "runs-in-flight":

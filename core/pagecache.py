@@ -16,6 +16,13 @@ shows as a stale page until the minute turns: the minute in the key bounds that,
 keeps times ("3 minutes ago", "expires in…") and anything computed from the clock right.
 Access checks that depend on time (an unexpired rental) go into the parts with `%(now)s`.
 
+A signed-in hit asks nothing else: not the session, not the user. The process remembers
+which user each session it has served belongs to, and the fingerprint holds the session's
+row (gone or expired: NULL) and the user's row with the page's. A page is kept only after
+Django's own authentication passed for it, under the versions of the session and user rows
+it read, so any change that could change that answer (a log-out, an expiry, a new password,
+a deactivated account) changes the key, and the next request is authenticated as usual.
+
 Not kept: other methods, htmx requests (partial swaps), requests with flash messages to
 show, responses other than 200, and every database but PostgreSQL (SQLite has no row
 versions, and the development server caches nothing anyway). The
@@ -34,6 +41,7 @@ import psycopg
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
+from django.contrib.sessions.models import Session
 from django.core.cache import caches
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -47,6 +55,13 @@ CSRF_PLACEHOLDER = f"pagecache-csrf-{secrets.token_hex(16)}"
 _PLACEHOLDER = CSRF_PLACEHOLDER.encode()
 # A kept page outlives its minute by a little, never longer: the key changes with the minute.
 TIMEOUT = 90
+# How long the process remembers a session's user (each use checks the session's row).
+SESSION_TIMEOUT = 600
+# Session engines whose sessions are rows a fingerprint can read.
+_DATABASE_SESSIONS = {
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+}
 
 Parts = tuple[list[str], dict[str, Any]]
 
@@ -102,6 +117,25 @@ def _viewer_part() -> str:
     return f"SELECT {row_version('u')} FROM {table} u WHERE u.id = %(viewer)s"
 
 
+def _session_part() -> str:
+    # The session's row while it lasts: NULL once logged out, flushed or expired.
+    table = connection.ops.quote_name(Session._meta.db_table)
+    return (
+        f"SELECT {row_version('s')} FROM {table} s"
+        " WHERE s.session_key = %(session)s AND s.expire_date > %(now)s"
+    )
+
+
+def _session_key(request: HttpRequest) -> str | None:
+    if settings.SESSION_ENGINE not in _DATABASE_SESSIONS:
+        return None
+    return request.COOKIES.get(settings.SESSION_COOKIE_NAME) or None
+
+
+def _memo_key(session: str) -> str:
+    return "page-session:" + hashlib.sha256(session.encode()).hexdigest()
+
+
 def _keepable(request: HttpRequest) -> bool:
     if request.method != "GET" or request.headers.get("HX-Request"):
         return False
@@ -115,23 +149,32 @@ def serve(
     view_id: str,
     parts_of: Callable[[], Parts | None],
     render: Callable[[], HttpResponse],
+    authenticated: bool = False,
 ) -> HttpResponse:
     """The response kept for this request, if the fingerprint of `parts_of()` still matches;
-    else `render()`'s, kept. `parts_of` returns the parts and their parameters (`viewer` and
-    `now` are added), or None to render this request as usual; `view_id` names the view."""
+    else `render()`'s, kept. `parts_of` returns the parts and their parameters (`viewer`,
+    `session` and `now` are added), or None to render this request as usual; `view_id` names
+    the view. `authenticated`: the caller has authenticated the request already (the API, by
+    token); its user is the viewer, whatever session cookie comes with it."""
     if not settings.PAGE_CACHE or connection.vendor != "postgresql" or not _keepable(request):
         return render()
+    cache = caches["fragments"]
+    session = None if authenticated else _session_key(request)
+    # The session's user, as the process last found it (checked by the fingerprint's session
+    # part); else Django's authentication, which a visitor without a session costs nothing.
+    viewer = cache.get(_memo_key(session)) if session else None
+    if viewer is None:
+        viewer = request.user.pk
+    request.page_cache_viewer = viewer  # type: ignore[attr-defined]
     spec = parts_of()
     if spec is None:
         return render()
     parts, params = spec
-    user = request.user
-    params = {**params, "viewer": user.pk, "now": timezone.now()}
-    version = fingerprint([_viewer_part(), *parts], params)
+    params = {**params, "viewer": viewer, "session": session, "now": timezone.now()}
+    version = fingerprint([_viewer_part(), _session_part(), *parts], params)
     minute = int(time.time() // 60)
-    identity = repr((view_id, request.get_full_path(), user.pk, version, minute))
+    identity = repr((view_id, request.get_full_path(), viewer, version, minute))
     key = "page:" + hashlib.sha256(identity.encode()).hexdigest()
-    cache = caches["fragments"]
     kept = cache.get(key)
     if kept is not None:
         headers, body = kept
@@ -143,7 +186,19 @@ def serve(
         response = render()
     finally:
         del request.page_cache_rendering  # type: ignore[attr-defined]
-    if response.status_code == 200 and not response.streaming and not response.cookies:
+    # Rendering authenticated the request (or found a visitor): what it found is kept only
+    # for the viewer the key names, and the session's user is remembered.
+    user_pk = request.user.pk
+    if session and user_pk is not None and request.session.session_key == session:
+        cache.set(_memo_key(session), user_pk, SESSION_TIMEOUT)
+    elif session:
+        cache.delete(_memo_key(session))  # logged out, flushed or expired
+    if (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        and user_pk == viewer
+    ):
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         cache.set(key, (headers, response.content), TIMEOUT)
         response.page_cache = "miss"  # type: ignore[attr-defined]
@@ -152,9 +207,19 @@ def serve(
     return response
 
 
+def viewer_pk(request: HttpRequest) -> int | None:
+    """The pk of the user a request comes from (None: a visitor), for a view's `parts_of`:
+    as serve() found it, without authenticating the request when the process knows its
+    session (the fingerprint checks that session)."""
+    if hasattr(request, "page_cache_viewer"):
+        return request.page_cache_viewer
+    return request.user.pk
+
+
 def cached_page(parts_of: Callable[..., Parts | None]) -> Callable:
     """Keep a GET view's pages (serve()) under the fingerprint of
-    `parts_of(request, *args, **kwargs)`."""
+    `parts_of(request, *args, **kwargs)`. Put it outside `login_required`: a kept page is
+    served without authenticating the request again (serve())."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         view_id = f"{view.__module__}.{view.__qualname__}"

@@ -13,7 +13,14 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.http import AuthedHttpRequest
 from agents.models import Agent, visible_sql
 from core.http import safe_next_url
-from core.pagecache import Parts, cached_page, related_table, row_version, rows_version
+from core.pagecache import (
+    Parts,
+    cached_page,
+    related_table,
+    row_version,
+    rows_version,
+    viewer_pk,
+)
 from core.paginator import CachedCountPaginator
 
 from . import panels, rules, services
@@ -88,12 +95,12 @@ def _leaderboard_parts(request: AuthedHttpRequest) -> Parts | None:
 
 
 def _leaderboard_count_key(request: AuthedHttpRequest, sort: str) -> str:
-    return f"leaderboard:{request.user.pk}:{sort}"
+    return f"leaderboard:{viewer_pk(request)}:{sort}"
 
 
 @require_GET
-@login_required
 @cached_page(_leaderboard_parts)
+@login_required
 def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
     sort = _leaderboard_sort(request)
     # The agents this user can see (own, rented, listed): a leaderboard must not reveal
@@ -130,30 +137,30 @@ def leaderboard(request: AuthedHttpRequest) -> HttpResponse:
 
 def _achievement_list_parts(request: AuthedHttpRequest) -> Parts | None:
     """What the first page of the achievements shows, for the page cache, in one pass over
-    the user's agents: the versions of all their stats rows (the totals: unlocks are copied
-    onto the stats row in the same transaction, gamification.services), summed, and those
-    of the page's rows with their agents. Other pages render as usual."""
+    the stats rows of the user's agents: their versions, summed (the totals: unlocks are
+    copied onto the stats row in the same transaction, gamification.services; and the
+    ranking), and those of the page's rows with their agents. Other pages render as usual."""
     if request.GET.get("page", "1") != "1":
         return None
     stats, agents = AgentStats._meta.db_table, related_table(AgentStats, "agent")
-    # From the user's agents (the owner index), each probing its stats row (LATERAL, fenced
-    # by OFFSET 0): as a join PostgreSQL scans every stats row instead.
+    # The user's agents from the owner index (index-only), their stats rows by their unique
+    # index; the page's rows are picked from what that pass read, in the view's order.
     return [
-        f"WITH mine AS MATERIALIZED (SELECT a.id, {row_version('a')} AS av, s.xmin, s.ctid,"
-        f" s.experience_points FROM {agents} a, LATERAL (SELECT s.xmin, s.ctid,"
-        f" s.experience_points FROM {stats} s WHERE s.agent_id = a.id OFFSET 0) s"
-        " WHERE a.owner_id = %(viewer)s)"
-        " SELECT (SELECT count(*)::text || ':'"
-        " || coalesce(sum(m.xmin::text::bigint + hashtext(m.ctid::text)), 0)::text FROM mine m)"
-        " || ':' || (SELECT coalesce(string_agg(p.v, ','), '') FROM"
-        f" (SELECT {row_version('m')} || m.av AS v FROM mine m"
-        f" ORDER BY m.experience_points DESC, m.id LIMIT {ACHIEVEMENT_PAGE_SIZE}) p)",
+        "SELECT count(*)::text || ':'"
+        " || coalesce(sum(s.xmin::text::bigint + hashtext(s.ctid::text)), 0)::text || ':'"
+        f" || coalesce((SELECT string_agg({row_version('p', 'a')}, ','"
+        " ORDER BY p.experience_points DESC, p.agent_id)"
+        f" FROM {stats} p JOIN {agents} a ON a.id = p.agent_id WHERE p.agent_id = ANY(("
+        " array_agg(s.agent_id ORDER BY s.experience_points DESC, s.agent_id)"
+        f")[1:{ACHIEVEMENT_PAGE_SIZE}])), '')"
+        f" FROM {stats} s WHERE s.agent_id = ANY(ARRAY("
+        f"SELECT o.id FROM {agents} o WHERE o.owner_id = %(viewer)s))",
     ], {}
 
 
 @require_GET
-@login_required
 @cached_page(_achievement_list_parts)
+@login_required
 def achievement_list(request: AuthedHttpRequest) -> HttpResponse:
     """The user's own agents with every achievement, unlocked or still to get, a page of
     agents at a time (a page of all of them grew with every agent: issue 13)."""

@@ -43,8 +43,8 @@ def _tool_list_parts(request: AuthedHttpRequest) -> Parts | None:
 
 
 @require_GET
-@login_required
 @cached_page(_tool_list_parts)
+@login_required
 def tool_list(request: AuthedHttpRequest) -> HttpResponse:
     form = ToolFilterForm(request.GET or None)
     # A row of the table as values: a page of 25 dicts, not 50 model objects (issue 13).

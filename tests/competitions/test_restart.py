@@ -23,8 +23,9 @@ from .conftest import assert_money_conserved
 pytestmark = pytest.mark.slow
 
 # A dead worker's runs are reaped a lease after their last heartbeat (agents/runtime/
-# reaper.py): short here, long enough that a live worker's beats (every lease / 3) hold.
-WORKER_ENV = {"AGENT_RUN_LEASE_SECONDS": "4", "AGENT_REAP_INTERVAL_SECONDS": "0.5"}
+# reaper.py): short here, long enough that a live worker's beats (every lease / 3) hold
+# on a busy 2-core machine (at 4 s, a parallel run once reaped the new worker's live run).
+WORKER_ENV = {"AGENT_RUN_LEASE_SECONDS": "6", "AGENT_REAP_INTERVAL_SECONDS": "0.5"}
 # The fake server's `slow-<s>` model answers "slow done" after s seconds.
 TASKS = [TaskSpec(f"Task {n}: say it", "slow done", "contains") for n in range(3)]
 
