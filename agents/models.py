@@ -57,8 +57,10 @@ def usable_page_sql(*, limit: int, offset: int = 0) -> list[str]:
     first = f"{order} LIMIT {int(offset) + int(limit)}"
     row = f"{row_version('a')} AS v, a.id, a.updated_at, a.owner_id"
     return [
-        f"SELECT count(*) FROM (SELECT a.id FROM {agents} a WHERE a.owner_id = %(viewer)s"
-        f" UNION {others}) u",
+        # Owned (counted on the owner index alone), plus rented or shared and not owned.
+        f"SELECT (SELECT count(*) FROM {agents} a WHERE a.owner_id = %(viewer)s)"
+        f" + (SELECT count(*) FROM ({others}) x WHERE NOT EXISTS (SELECT FROM {agents} a"
+        " WHERE a.id = x.agent_id AND a.owner_id = %(viewer)s))",
         rows_version(
             f"SELECT a.v || coalesce({row_version('s')}, '') || {row_version('o')}"
             f" || (SELECT count(*) FROM {agents} f WHERE f.forked_from_id = a.id)::text AS v"

@@ -171,7 +171,8 @@ def serve(
         return render()
     parts, params = spec
     params = {**params, "viewer": viewer, "session": session, "now": timezone.now()}
-    version = fingerprint([_viewer_part(), _session_part(), *parts], params)
+    identity_parts = [_viewer_part(), _session_part()] if session else [_viewer_part()]
+    version = fingerprint([*identity_parts, *parts], params)
     minute = int(time.time() // 60)
     identity = repr((view_id, request.get_full_path(), viewer, version, minute))
     key = "page:" + hashlib.sha256(identity.encode()).hexdigest()
