@@ -66,10 +66,7 @@ def _token_owner_sql() -> str:
     database to run it (issue 13)."""
     qn = connection.ops.quote_name
     token, user = ApiToken._meta, User._meta
-    t = {
-        name: f"t.{qn(token.get_field(name).column)}"
-        for name in ("id", "user", "token_hash", "expires_at", "last_used_at")
-    }
+    t = {field.name: f"t.{qn(field.column)}" for field in token.concrete_fields}
     users = ", ".join(f"u.{qn(field.column)}" for field in user.concrete_fields)
     return (
         f"SELECT {users}, {t['id']} AS token_pk, ({t['last_used_at']} IS NULL"
