@@ -95,10 +95,9 @@ def test_organize_enter_judge_and_pay(browser_context, shot, settings, worker, f
     assert PROMPT not in page.content()
     shot(page, "finished")
 
-    # The organizer's tasks page: the task and every entry's result. Opened in a new tab: the
-    # organizer's competition page, still open, reloads itself when the status changes, and
-    # that reload would interrupt a navigation of the same tab.
-    org.close()
+    # The organizer's tasks page: the task and every entry's result. Opened in a tab of its
+    # own: the organizer's competition page, still open, reloads itself when the status
+    # changes, and that reload would interrupt a navigation of the same tab.
     org = browser_context(user=organizer).new_page()
     org.goto(f"{url}tasks/")
     expect(org.locator("#task-table")).to_contain_text(PROMPT)
