@@ -503,7 +503,8 @@ def _worker_id() -> str:
 def agent_transfer(*, agent: Agent, to_user: User, by: User | None = None) -> Agent:
     """Move ownership (a marketplace sale). Rentals already granted keep running until
     they expire; the previous owner's conversations stay theirs to read."""
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    # The previous owner is read in the same statement, without locking their row.
+    agent = Agent.objects.select_for_update(of=("self",)).select_related("owner").get(pk=agent.pk)
     previous = agent.owner
     agent.owner = to_user
     agent.save(update_fields=["owner", "updated_at"])

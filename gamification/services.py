@@ -75,8 +75,14 @@ def achievements_sync() -> dict[str, Achievement]:
 
 def _locked_stats(agent_id: int) -> AgentStats:
     """The agent's stats row, created if missing, locked until the transaction ends."""
-    AgentStats.objects.get_or_create(agent_id=agent_id)
-    return AgentStats.objects.select_for_update().get(agent_id=agent_id)
+    locked = AgentStats.objects.select_for_update()
+    try:
+        return locked.get(agent_id=agent_id)  # nearly always there: one statement
+    except AgentStats.DoesNotExist:
+        # A miss is no error in the database: the transaction goes on. get_or_create
+        # settles a race with another creator; the lock is then taken on that row.
+        AgentStats.objects.get_or_create(agent_id=agent_id)
+        return locked.get(agent_id=agent_id)
 
 
 def _settle(

@@ -675,12 +675,16 @@ def _purchase(
         )
         # Ownership moves with the money (its "sold" activity is written by agents).
         agent_transfer(agent=Agent(pk=agent_id), to_user=buyer, by=buyer)
-    return txn, partial(_settle_after_commit, txn=txn, agent_id=agent_id, buyer=buyer)
+    return txn, partial(
+        _settle_after_commit, txn=txn, agent_id=agent_id, buyer=buyer, royalty=royalty
+    )
 
 
-def _settle_after_commit(*, txn: Transaction, agent_id: int, buyer: User) -> None:
+def _settle_after_commit(
+    *, txn: Transaction, agent_id: int, buyer: User, royalty: Decimal | None = None
+) -> None:
     try:
-        _settle(txn, agent_id, buyer)
+        _settle(txn, agent_id, buyer, royalty=royalty)
     except Exception:
         logger.exception("Purchase %s: its activity and stats wait for purchases_settle", txn.pk)
     if txn.expires_at is not None:
@@ -688,7 +692,9 @@ def _settle_after_commit(*, txn: Transaction, agent_id: int, buyer: User) -> Non
 
 
 @transaction.atomic
-def _settle(txn: Transaction, agent_id: int | None, buyer: User | None) -> bool:
+def _settle(
+    txn: Transaction, agent_id: int | None, buyer: User | None, *, royalty: Decimal | None = None
+) -> bool:
     """A purchase's effects besides money and ownership: the rental's activity row and
     the seller's earnings, XP and achievements (gamification). Exactly once per
     transaction: the claim below and the effects commit or roll back together. False
@@ -708,12 +714,14 @@ def _settle(txn: Transaction, agent_id: int | None, buyer: User | None) -> bool:
             verb="rented",
             detail=f"Rented by {renter} until {txn.expires_at:%Y-%m-%d %H:%M} UTC",
         )
-    # The seller's income: price − fee, less a fork's royalty when one was paid.
-    royalty = cents(
-        LedgerEntry.objects.filter(transaction=txn, kind=LedgerEntry.Kind.ROYALTY).aggregate(
-            total=Sum("amount")
-        )["total"]
-    )
+    # The seller's income: price − fee, less a fork's royalty when one was paid (known
+    # to the purchase that just committed; read back from the ledger when settling later).
+    if royalty is None:
+        royalty = cents(
+            LedgerEntry.objects.filter(transaction=txn, kind=LedgerEntry.Kind.ROYALTY).aggregate(
+                total=Sum("amount")
+            )["total"]
+        )
     record_sale(
         agent=agent, amount=txn.seller_income - royalty, kind="rental" if is_rent else "sale"
     )

@@ -157,6 +157,17 @@ def test_record_sale_adds_earnings_xp_and_achievements(agent):
     ]
 
 
+def test_an_agent_without_a_stats_row_gets_one_when_it_earns(agent):
+    AgentStats.objects.filter(agent=agent).delete()  # a row lost, or an agent older than stats
+
+    with transaction.atomic():
+        services.record_sale(agent=agent, amount="12.50", kind="rental")
+
+    stats = stats_of(agent)
+    assert (stats.earnings, stats.rentals_count) == (Decimal("12.50"), 1)
+    assert ExperienceEvent.objects.filter(agent=agent, kind="rental").count() == 1
+
+
 def test_record_sale_refuses_an_unknown_kind(agent):
     with pytest.raises(ValueError):
         services.record_sale(agent=agent, amount=1, kind="gift")
