@@ -5,7 +5,8 @@
     row → `manage.py run_worker` (a separate process, as in production) → the real
     OpenAIServerModel against a local fake OpenAI-compatible server → sandbox child → steps
     stored → the run seen final in the database.
-Overhead = (b) − (a). Runs on a throwaway SQLite database unless DATABASE_URL is set.
+Overhead = (b) − (a), per percentile, the two measured alternately. Runs on a throwaway
+SQLite database unless DATABASE_URL is set.
 
     .venv/bin/python bench/run_overhead.py [--turns 30]
 """
@@ -77,11 +78,17 @@ def main() -> None:
             assert run.steps.count() == 2
             return elapsed
 
-        bare_turns(args.warmup)
-        bare = bare_turns(args.turns)
-        for _ in range(args.warmup):
-            platform_turn()
-        turns = [platform_turn() for _ in range(args.turns)]
+        # A/B interleaved (a bare turn, then a platform turn, and again), so a machine that
+        # slows down or speeds up mid-run moves both series alike. Each pair starts after a
+        # pause: the worker's clean-up after a turn (off its latency path) is then over and
+        # takes no CPU from the next bare turn.
+        bare, turns = [], []
+        for n in range(args.warmup + args.turns):
+            time.sleep(0.1)
+            a, b = bare_turns(1), platform_turn()
+            if n >= args.warmup:
+                bare += a
+                turns.append(b)
 
     a50, a95 = statistics.median(bare), percentile(bare, 0.95)
     b50, b95 = statistics.median(turns), percentile(turns, 0.95)
