@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection
 from django.test import AsyncClient, Client
 from django.utils import timezone
 
@@ -151,9 +152,12 @@ def later(*actions, delay=0.1):
     """Run each action after `delay`, in a thread (a worker storing steps, say)."""
 
     def play():
-        for action in actions:
-            time.sleep(delay)
-            action()
+        try:
+            for action in actions:
+                time.sleep(delay)
+                action()
+        finally:
+            connection.close()  # this thread's own: else it outlives the test database
 
     thread = threading.Thread(target=play, daemon=True)
     thread.start()
@@ -216,8 +220,6 @@ def test_a_stream_ends_after_its_lifetime_and_keeps_alive_meanwhile(
 
 
 def test_a_stream_holds_no_database_connection_while_it_waits(live_user, live_api, fast_streams):
-    from django.db import connection
-
     fast_streams.RUN_STREAM_MAX_SECONDS = 0.3
     run = queued_run(live_user)
     response = live_api.client.get(f"/api/v1/runs/{run.pk}/events", headers=live_api.headers)
