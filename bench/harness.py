@@ -42,6 +42,27 @@ def scratch_database(suffix: str) -> tuple[str, Callable[[], None]]:
     return urlunsplit(parts._replace(path=f"/{name}")), drop
 
 
+def bench_listings(agents, *, first: int = 0) -> list:
+    """One listing per agent, by its owner: sales and 7-day rentals alternating (odd
+    positions, counted from `first`, rent), priced 1–500 credits. The marketplace benches'
+    listings."""
+    from decimal import Decimal
+
+    from marketplace.models import Listing
+
+    return Listing.objects.bulk_create(
+        Listing(
+            agent=agent,
+            agent_name=agent.name,
+            seller=agent.owner,
+            listing_type="rent" if i % 2 else "sale",
+            rental_days=7 if i % 2 else None,
+            price=Decimal(1 + i % 500),
+        )
+        for i, agent in enumerate(agents, start=first)
+    )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

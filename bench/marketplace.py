@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import scratch_database  # noqa: E402
+from harness import bench_listings, scratch_database  # noqa: E402
 
 SECRET_KEY = "bench-marketplace-secret-key-not-for-production-0123456789"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -85,7 +85,6 @@ def run(args, env: dict) -> None:
     from accounts.services import token_create
     from agents.models import Agent
     from gamification.models import AgentStats
-    from marketplace.models import Listing
 
     sellers = [User.objects.create_user(username=f"seller{i}") for i in range(20)]
     agents = Agent.objects.bulk_create(
@@ -102,17 +101,7 @@ def run(args, env: dict) -> None:
     AgentStats.objects.bulk_create(
         AgentStats(agent=a, rating=(i % 50) / 10, level=1 + i % 9) for i, a in enumerate(agents)
     )
-    Listing.objects.bulk_create(
-        Listing(
-            agent=a,
-            agent_name=a.name,
-            seller=a.owner,
-            listing_type="rent" if i % 2 else "sale",
-            rental_days=7 if i % 2 else None,
-            price=Decimal(1 + i % 500),
-        )
-        for i, a in enumerate(agents)
-    )
+    bench_listings(agents)
     viewer = User.objects.create_user(username="viewer")
     page_client = Client()
     page_client.force_login(viewer)

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under gunicorn (bench.pages)
 
-from harness import scratch_database  # noqa: E402
+from harness import bench_listings, scratch_database  # noqa: E402
 
 SECRET_KEY = "bench-pages-secret-key-not-for-production-0123456789abcdef"
 HELLO = "/bench-hello/"
@@ -67,7 +67,6 @@ def seed(start: int, stop: int, viewer) -> None:
     from agents.models import Agent, Conversation, Run
     from gamification import rules
     from gamification.models import Achievement, AgentAchievement, AgentStats
-    from marketplace.models import Listing
     from tools_registry.models import Tool
 
     sellers = User.objects.bulk_create(
@@ -102,17 +101,7 @@ def seed(start: int, stop: int, viewer) -> None:
         )
         for i, agent in zip(range(start, stop), agents, strict=True)
     )
-    Listing.objects.bulk_create(
-        Listing(
-            agent=agent,
-            agent_name=agent.name,
-            seller=agent.owner,
-            listing_type="rent" if i % 2 else "sale",
-            rental_days=7 if i % 2 else None,
-            price=Decimal(1 + i % 500),
-        )
-        for i, agent in zip(range(start, stop), agents, strict=True)
-    )
+    bench_listings(agents, first=start)
     mine = [(i, a) for i, a in zip(range(start, stop), agents, strict=True) if a.owner == viewer]
     achievements = {a.code: a for a in Achievement.objects.all()}
     AgentAchievement.objects.bulk_create(

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import scratch_database  # noqa: E402
+from harness import bench_listings, scratch_database  # noqa: E402
 
 # (key, what it covers): the parts, outermost last.
 PARTS = [
@@ -71,7 +71,6 @@ def seed(count: int):
     from agents.models import Agent
     from gamification.models import AgentStats
     from marketplace import services
-    from marketplace.models import Listing
 
     sellers = [User.objects.create_user(username=f"seller{i}") for i in range(20)]
     agents = Agent.objects.bulk_create(
@@ -79,17 +78,7 @@ def seed(count: int):
         for i in range(count)
     )
     AgentStats.objects.bulk_create(AgentStats(agent=agent) for agent in agents)
-    listings = Listing.objects.bulk_create(
-        Listing(
-            agent=agent,
-            agent_name=agent.name,
-            seller=agent.owner,
-            listing_type="rent" if i % 2 else "sale",
-            rental_days=7 if i % 2 else None,
-            price=Decimal(1 + i % 500),
-        )
-        for i, agent in enumerate(agents)
-    )
+    listings = bench_listings(agents)
     buyer = User.objects.create_user(username="buyer")
     services.wallet_grant(user=buyer, amount=Decimal("10000000"), by=None, note="bench")
     return buyer, [listing.pk for listing in listings]
