@@ -680,9 +680,7 @@ def _purchase(
     )
 
 
-def _settle_after_commit(
-    *, txn: Transaction, agent_id: int, buyer: User, royalty: Decimal | None = None
-) -> None:
+def _settle_after_commit(*, txn: Transaction, agent_id: int, buyer: User, royalty: Decimal) -> None:
     try:
         _settle(txn, agent_id, buyer, royalty=royalty)
     except Exception:
